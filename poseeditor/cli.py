@@ -1,0 +1,67 @@
+"""`poseeditor`: with no subcommand (or a photo) it opens the editor; subcommands run headless.
+
+Every subcommand module in `poseeditor.commands` has `register(subparsers)`, which adds its parser and sets
+`func(args) -> int`. User errors (PoseEditorError) print one line on stderr and exit 2 (3: no person found).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from poseeditor.errors import NoPersonFoundError, PoseEditorError
+
+# Subcommand modules, in the order `--help` lists them. A module missing here is simply not offered.
+COMMAND_MODULES = ("render", "detect", "export_onnx")
+
+EXIT_USER_ERROR = 2
+EXIT_NO_PERSON = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="poseeditor",
+        description="Re-pose the person in a photo. Without a subcommand, opens the editor: poseeditor [PHOTO].",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"poseeditor.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("poseeditor.commands"):
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+    args = parser.parse_args(list(argv))
+    try:
+        return int(args.func(args) or 0)
+    except NoPersonFoundError as exc:
+        print(f"poseeditor: {exc}", file=sys.stderr)
+        return EXIT_NO_PERSON
+    except PoseEditorError as exc:
+        print(f"poseeditor: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("poseeditor: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()  # type: ignore[union-attr]
+    if argv and (argv[0] in commands or argv[0] in ("-h", "--help")):
+        return run_command(parser, argv)
+    from poseeditor.ui.app import main as gui_main  # Qt is imported only for the GUI
+
+    return gui_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

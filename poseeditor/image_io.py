@@ -1,0 +1,108 @@
+"""Reading photos safely: EXIF orientation, any mode -> RGB8, a pixel limit against decompression bombs.
+
+Writing images atomically (write to a temporary file in the same folder, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from poseeditor.errors import ExportError, ImageError
+
+MAX_PIXELS = 80_000_000  # ~ a 10k×8k photo; anything larger is refused before it is decoded
+
+
+def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """The photo as an (H, W, 3) uint8 RGB array, upright per its EXIF orientation."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                if w * h > max_pixels:
+                    raise ImageError(
+                        f"{path}: {w}×{h} = {w * h / 1e6:.0f} megapixels is over the limit of "
+                        f"{max_pixels / 1e6:.0f} megapixels"
+                    )
+                im = ImageOps.exif_transpose(im)
+                return _to_rgb8(im)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{path}: image too large ({exc})") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file this program can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
+
+
+def _to_rgb8(im: Image.Image) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        grey = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if im.mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        top = 1.0 if arr.max() <= 1.0 else 255.0
+        grey = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.array(Image.alpha_composite(white, rgba).convert("RGB"))
+    return np.array(im.convert("RGB"))
+
+
+def save_image(path: str | os.PathLike[str], rgb: np.ndarray, quality: int = 95) -> None:
+    """Write an RGB (or single-channel) uint8 image atomically; the format follows the suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"):
+        raise ExportError(f"{path}: unsupported image type '{suffix}' (use .png or .jpg)")
+    arr = np.asarray(rgb)
+    if arr.dtype != np.uint8:
+        raise ValueError("save_image wants uint8 pixels")
+    bgr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR) if arr.ndim == 3 else arr
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if suffix in (".jpg", ".jpeg") else []
+    ok, buf = cv2.imencode(suffix, bgr, params)
+    if not ok:
+        raise ExportError(f"{path}: could not encode the image")
+    atomic_write_bytes(path, buf.tobytes())
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the whole new one, never a part."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ExportError(f"{path}: the folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ExportError(f"{path}: could not write ({exc.strerror or exc})") from None
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))

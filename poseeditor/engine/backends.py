@@ -1,0 +1,157 @@
+"""Inference backends: the two networks (source stage, target stage) behind one interface.
+
+`OnnxBackend` runs the exported graphs in onnxruntime (CPU, or CUDA with onnxruntime-gpu); `TorchBackend` runs
+the safetensors weights in torch (CUDA when available). Inputs and outputs are NCHW float32 numpy arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+import numpy as np
+
+from poseeditor.engine.model_files import ModelFiles
+from poseeditor.errors import ModelError
+
+SOURCE_INPUTS = ("image", "source_heatmaps", "prior")
+SOURCE_OUTPUTS = ("part_masks", "background")
+TARGET_INPUTS = ("warped_layers", "target_heatmaps", "background")
+TARGET_OUTPUTS = ("foreground", "mask", "output")
+
+
+def default_threads() -> int:
+    """Intra-op threads: all cores up to 4 (measured on 2 cores: 2 threads beat 1 for the target stage)."""
+    env = os.environ.get("POSEEDITOR_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class Backend(Protocol):
+    name: str
+    device: str
+
+    def run_source(self, image: np.ndarray, source_heatmaps: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """-> part_masks (1,11,S,S), background (1,3,S,S)."""
+        ...
+
+    def run_target(
+        self, warped_layers: np.ndarray, target_heatmaps: np.ndarray, background: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """-> foreground (1,3,S,S), mask (1,1,S,S), output (1,3,S,S)."""
+        ...
+
+
+class OnnxBackend:
+    def __init__(self, files: ModelFiles, threads: int | None = None, device: str = "auto") -> None:
+        import onnxruntime as ort
+
+        threads = threads or default_threads()
+        available = ort.get_available_providers()
+        providers = ["CPUExecutionProvider"]
+        if device in ("auto", "cuda") and "CUDAExecutionProvider" in available:
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        elif device == "cuda":
+            raise ModelError("the CUDA backend needs onnxruntime-gpu (pip install 'poseeditor[gpu]')")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        self.sessions = {}
+        for stage, path, inputs, outputs in (
+            ("source", files.source_onnx, SOURCE_INPUTS, SOURCE_OUTPUTS),
+            ("target", files.target_onnx, TARGET_INPUTS, TARGET_OUTPUTS),
+        ):
+            if not path.is_file():
+                raise ModelError(f"{files.folder}: missing {path.name}")
+            try:
+                session = ort.InferenceSession(str(path), options, providers=providers)
+            except Exception as exc:  # onnxruntime raises its own exception types for corrupt files
+                raise ModelError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+            got_in = tuple(i.name for i in session.get_inputs())
+            got_out = tuple(o.name for o in session.get_outputs())
+            if set(got_in) != set(inputs) or set(got_out) != set(outputs):
+                raise ModelError(
+                    f"{path}: this is not a poseeditor {stage} stage (inputs {got_in}, outputs {got_out}; "
+                    f"expected {inputs} -> {outputs})"
+                )
+            size = files.image_size
+            for i in session.get_inputs():
+                if isinstance(i.shape[-1], int) and i.shape[-1] != size:
+                    raise ModelError(f"{path}: input {i.name} is {i.shape[-1]}² but model.json says {size}²")
+            self.sessions[stage] = session
+        self.device = "cuda" if providers[0].startswith("CUDA") else "cpu"
+        self.name = f"onnxruntime-{self.device}"
+        self.threads = threads
+
+    def run_source(self, image: np.ndarray, source_heatmaps: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        feeds = {"image": image, "source_heatmaps": source_heatmaps, "prior": prior}
+        part_masks, background = self.sessions["source"].run(list(SOURCE_OUTPUTS), feeds)
+        return part_masks, background
+
+    def run_target(
+        self, warped_layers: np.ndarray, target_heatmaps: np.ndarray, background: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        feeds = {"warped_layers": warped_layers, "target_heatmaps": target_heatmaps, "background": background}
+        fg, mask, out = self.sessions["target"].run(list(TARGET_OUTPUTS), feeds)
+        return fg, mask, out
+
+
+class TorchBackend:
+    def __init__(self, files: ModelFiles, threads: int | None = None, device: str = "auto") -> None:
+        try:
+            import torch
+        except ImportError:
+            raise ModelError("the torch backend needs torch (pip install torch==2.13.0)") from None
+        from models.artifact import load_generator
+        from models.generator import SourceStage, TargetStage
+
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ModelError("CUDA was asked for but torch sees no GPU")
+        if device == "cpu":
+            torch.set_num_threads(threads or default_threads())
+        self.torch = torch
+        generator = load_generator(files.folder).to(device).eval()
+        self.source = SourceStage(generator).eval()
+        self.target = TargetStage(generator).eval()
+        self.device = device
+        self.name = f"torch-{device}"
+
+    def _run(self, module: object, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+        torch = self.torch
+        with torch.inference_mode():
+            tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(self.device) for a in arrays]
+            outputs = module(*tensors)  # type: ignore[operator]
+        return tuple(o.float().cpu().numpy() for o in outputs)
+
+    def run_source(self, image: np.ndarray, source_heatmaps: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        part_masks, background = self._run(self.source, image, source_heatmaps, prior)
+        return part_masks, background
+
+    def run_target(
+        self, warped_layers: np.ndarray, target_heatmaps: np.ndarray, background: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        fg, mask, out = self._run(self.target, warped_layers, target_heatmaps, background)
+        return fg, mask, out
+
+
+def make_backend(files: ModelFiles, backend: str = "auto", threads: int | None = None) -> Backend:
+    """backend: "auto" (onnxruntime when the ONNX files exist, else torch), "onnx", "onnx-cuda", "torch",
+    "torch-cpu", "torch-cuda"."""
+    if backend == "auto":
+        backend = "onnx" if files.source_onnx.is_file() and files.target_onnx.is_file() else "torch"
+    if backend in ("onnx", "onnx-cpu"):
+        return OnnxBackend(files, threads, device="cpu" if backend == "onnx-cpu" else "auto")
+    if backend == "onnx-cuda":
+        return OnnxBackend(files, threads, device="cuda")
+    if backend in ("torch", "torch-cpu", "torch-cuda"):
+        device = {"torch": "auto", "torch-cpu": "cpu", "torch-cuda": "cuda"}[backend]
+        if not files.safetensors.is_file():
+            raise ModelError(f"{files.folder}: missing generator.safetensors (needed by the torch backend)")
+        return TorchBackend(files, threads, device=device)
+    raise ModelError(f"unknown backend '{backend}' (use auto, onnx, onnx-cuda, torch, torch-cpu, torch-cuda)")

@@ -1,0 +1,229 @@
+"""The two-stage inference engine (DESIGN.md §3): source stage once per photo, target stage per pose change.
+
+Everything here is numpy/cv2 around a `Backend`; no Qt, no torch unless the torch backend is chosen.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from poseeditor.engine.backends import Backend, make_backend
+from poseeditor.engine.model_files import ModelFiles, find_model
+from poseeditor.engine.warp import warp_layers
+from poseeditor.errors import PoseEditorError
+from poseeditor.geometry import Crop, crop_for_poses, limb_transforms
+from poseeditor.heatmaps import joint_heatmaps
+from poseeditor.priors import segmentation_prior
+from poseeditor.skeleton import JOINT_COLOURS, LAYER_NAMES, LIMB_NAMES, Pose
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
+
+
+def to_unit(x: np.ndarray) -> np.ndarray:
+    """[-1,1] CHW -> [0,1] HWC float32."""
+    return np.clip((np.moveaxis(x, 0, -1) + 1.0) * 0.5, 0.0, 1.0).astype(np.float32)
+
+
+def heatmap_picture(heatmaps: np.ndarray) -> np.ndarray:
+    """(14,S,S) -> (S,S,3) in [0,1]: each joint's bump in its side's colour."""
+    colours = np.asarray(JOINT_COLOURS, dtype=np.float32) / 255.0
+    weights = heatmaps.reshape(len(heatmaps), -1)
+    picture = (colours.T @ weights).T.reshape(*heatmaps.shape[1:], 3)
+    return np.clip(picture, 0.0, 1.0)
+
+
+@dataclass
+class SourceState:
+    """Everything that depends only on the photo and the source pose (cached while the user drags)."""
+
+    photo_shape: tuple[int, int]
+    source_pose: Pose
+    crop: Crop
+    image: np.ndarray  # (3,S,S) float32 in [-1,1]
+    source_xy: np.ndarray  # (14,2) crop pixels
+    source_heatmaps: np.ndarray  # (14,S,S)
+    prior: np.ndarray  # (11,S,S)
+    part_masks: np.ndarray  # (11,S,S)
+    background: np.ndarray  # (3,S,S) in [-1,1]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return self.crop.size
+
+
+@dataclass
+class RenderResult:
+    crop: Crop
+    source_image: np.ndarray  # (S,S,3) [0,1]
+    output: np.ndarray  # (S,S,3) [0,1]
+    foreground: np.ndarray  # (S,S,3) [0,1]
+    mask: np.ndarray  # (S,S) [0,1]
+    background: np.ndarray  # (S,S,3) [0,1]
+    part_masks: np.ndarray  # (11,S,S)
+    warped_layers: np.ndarray  # (10,S,S,3) network input, [-1,1]·mask
+    warped_masks: np.ndarray  # (10,S,S)
+    source_heatmaps: np.ndarray  # (14,S,S)
+    target_heatmaps: np.ndarray  # (14,S,S)
+    transforms: np.ndarray  # (10,2,3) target crop pixel -> source crop pixel
+    target_xy: np.ndarray  # (14,2) crop pixels
+    timings: dict[str, float]
+
+    def intermediates(self) -> dict[str, np.ndarray]:
+        """Every intermediate as a displayable float32 image in [0,1]: (S,S) or (S,S,3)."""
+        out: dict[str, np.ndarray] = {"source": self.source_image}
+        for name, m in zip(LAYER_NAMES, self.part_masks):
+            out[f"source_mask_{name}"] = m.astype(np.float32)
+        for name, layer, m in zip(LIMB_NAMES, self.warped_layers, self.warped_masks):
+            # Shown on black: the layer's colours where its warped mask is.
+            out[f"warped_{name}"] = np.clip((layer + m[:, :, None]) * 0.5, 0.0, 1.0).astype(np.float32)
+        out["foreground"] = self.foreground
+        out["foreground_mask"] = self.mask
+        out["background"] = self.background
+        out["output"] = self.output
+        out["source_heatmaps"] = heatmap_picture(self.source_heatmaps)
+        out["target_heatmaps"] = heatmap_picture(self.target_heatmaps)
+        return out
+
+
+class Engine:
+    def __init__(self, files: ModelFiles, backend: Backend) -> None:
+        self.files = files
+        self.backend = backend
+        self.size = files.image_size
+
+    @property
+    def info(self) -> dict[str, object]:
+        return {
+            "backend": self.backend.name,
+            "device": self.backend.device,
+            "size": self.size,
+            "config": self.files.name,
+            "model": str(self.files.folder),
+        }
+
+    # ------------------------------------------------------------------------------------------ source stage
+    def prepare_source(self, photo: np.ndarray, source_pose: Pose, crop: Crop | None = None) -> SourceState:
+        if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
+            raise PoseEditorError("the photo must be an RGB uint8 image")
+        h, w = photo.shape[:2]
+        if (source_pose.width, source_pose.height) != (w, h):
+            raise PoseEditorError(
+                f"the source pose is for a {source_pose.width}×{source_pose.height} image but the photo is {w}×{h}"
+            )
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        crop = crop or crop_for_poses(source_pose, size=self.size)
+        image = crop.cut(photo).astype(np.float32) * (2.0 / 255.0) - 1.0
+        image = np.ascontiguousarray(np.moveaxis(image, -1, 0))
+        source_xy = crop.to_crop(source_pose.xy)
+        heatmaps = joint_heatmaps(source_xy, source_pose.visible, self.size)
+        prior = segmentation_prior(source_xy, source_pose.visible, self.size)
+        timings["source_prepare_ms"] = _ms(t0)
+        t0 = time.perf_counter()
+        part_masks, background = self.backend.run_source(image[None], heatmaps[None], prior[None])
+        timings["source_network_ms"] = _ms(t0)
+        return SourceState(
+            photo_shape=(h, w),
+            source_pose=source_pose,
+            crop=crop,
+            image=image,
+            source_xy=source_xy,
+            source_heatmaps=heatmaps,
+            prior=prior,
+            part_masks=part_masks[0],
+            background=background[0],
+            timings=timings,
+        )
+
+    # ------------------------------------------------------------------------------------------ target stage
+    def render(self, state: SourceState, target_pose: Pose) -> RenderResult:
+        if (target_pose.width, target_pose.height) != (state.source_pose.width, state.source_pose.height):
+            raise PoseEditorError("the target pose is for a different image size than the source pose")
+        t_all = time.perf_counter()
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        target_xy = state.crop.to_crop(target_pose.xy)
+        transforms = limb_transforms(state.source_xy, target_xy, state.source_pose.visible, target_pose.visible)
+        image_hwc = np.moveaxis(state.image, 0, -1)
+        layers, warped_masks = warp_layers(image_hwc, state.part_masks, transforms)
+        warped = np.ascontiguousarray(np.moveaxis(layers, -1, 1).reshape(1, -1, self.size, self.size))
+        timings["warp_ms"] = _ms(t0)
+        t0 = time.perf_counter()
+        target_heatmaps = joint_heatmaps(target_xy, target_pose.visible, self.size)
+        timings["heatmaps_ms"] = _ms(t0)
+        t0 = time.perf_counter()
+        fg, mask, output = self.backend.run_target(warped, target_heatmaps[None], state.background[None])
+        timings["target_network_ms"] = _ms(t0)
+        timings["target_ms"] = _ms(t_all)
+        return RenderResult(
+            crop=state.crop,
+            source_image=to_unit(state.image),
+            output=to_unit(output[0]),
+            foreground=to_unit(fg[0]),
+            mask=np.clip(mask[0, 0], 0.0, 1.0).astype(np.float32),
+            background=to_unit(state.background),
+            part_masks=state.part_masks,
+            warped_layers=layers,
+            warped_masks=warped_masks,
+            source_heatmaps=state.source_heatmaps,
+            target_heatmaps=target_heatmaps,
+            transforms=transforms,
+            target_xy=target_xy,
+            timings=timings,
+        )
+
+    # ------------------------------------------------------------------------------------------ paste back
+    def paste_back(self, photo: np.ndarray, state: SourceState, result: RenderResult) -> np.ndarray:
+        return paste_back(photo, state.part_masks[0], result)
+
+
+def paste_alpha(source_background_mask: np.ndarray, result: RenderResult) -> np.ndarray:
+    """Where the crop replaces the photo: the person's old and new place, grown and feathered, and faded out
+    towards the crop border so no seam shows."""
+    size = result.crop.size
+    region = np.maximum(1.0 - source_background_mask, result.mask).astype(np.float32)
+    grow = max(3, int(round(size * 0.04))) | 1
+    region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    region = cv2.GaussianBlur(region, (0, 0), sigmaX=size * 0.015)
+    ramp = np.minimum(np.arange(size), np.arange(size)[::-1]).astype(np.float32)
+    border = np.clip(ramp / max(2.0, size * 0.03), 0.0, 1.0)
+    return np.clip(region * border[:, None] * border[None, :], 0.0, 1.0)
+
+
+def paste_back(photo: np.ndarray, source_background_mask: np.ndarray, result: RenderResult) -> np.ndarray:
+    """The result at the photo's resolution: the crop mapped back by the inverse crop transform and blended
+    with a feathered alpha. Only the crop's footprint in the photo is touched."""
+    h, w = photo.shape[:2]
+    crop = result.crop
+    corners = crop.to_photo(np.array([[0, 0], [crop.size, 0], [0, crop.size], [crop.size, crop.size]], float))
+    x0 = int(max(0, np.floor(corners[:, 0].min())))
+    y0 = int(max(0, np.floor(corners[:, 1].min())))
+    x1 = int(min(w, np.ceil(corners[:, 0].max()) + 1))
+    y1 = int(min(h, np.ceil(corners[:, 1].max()) + 1))
+    out = photo.copy()
+    if x1 <= x0 or y1 <= y0:
+        return out
+    # photo->crop matrix restricted to the ROI: crop(x) = M·[x + x0, y + y0, 1]
+    m = crop.matrix.copy()
+    m[:, 2] += m[:, 0] * x0 + m[:, 1] * y0
+    alpha = paste_alpha(source_background_mask, result)
+    rgb_a = np.dstack([result.output * 255.0, alpha]).astype(np.float32)
+    roi = cv2.warpAffine(
+        rgb_a, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT
+    )
+    a = roi[:, :, 3:4]
+    base = out[y0:y1, x0:x1].astype(np.float32)
+    out[y0:y1, x0:x1] = np.clip(base * (1.0 - a) + roi[:, :, :3] * a + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def load_engine(model_dir: str | None = None, backend: str = "auto", threads: int | None = None) -> Engine:
+    files = find_model(model_dir)
+    return Engine(files, make_backend(files, backend, threads))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from poseeditor.errors import NoPersonFoundError, PoseEditorError
 
 # Subcommand modules, in the order `--help` lists them. A module missing here is simply not offered.
-COMMAND_MODULES = ("render", "detect", "export_onnx")
+COMMAND_MODULES = ("render", "detect")
 
 EXIT_USER_ERROR = 2
 EXIT_NO_PERSON = 3

@@ -1,0 +1,112 @@
+"""`poseeditor render`: re-pose the person in a photo headlessly.
+
+Bad input of any kind prints one line and exits 2 without leaving a partial output file: every input is read and
+checked, and the model run, before anything is written; every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from poseeditor.errors import ExportError, PoseEditorError
+from poseeditor.image_io import atomic_write_text, load_image, save_image
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("render", help="re-pose the person in PHOTO from a source pose to a target pose")
+    p.add_argument("photo", help="the photo (JPEG, PNG, ...)")
+    p.add_argument("--source-pose", required=True, help="pose of the person in the photo (our JSON, OpenPose, COCO, .mat)")
+    p.add_argument("--target-pose", required=True, help="the pose to render (same formats; photo pixel coordinates)")
+    p.add_argument("-o", "--output", required=True, help="output image (.png or .jpg)")
+    p.add_argument("--model", default=None, help="model folder (default: the installed model)")
+    p.add_argument("--backend", default="auto", help="auto, onnx, onnx-cuda, torch, torch-cpu, torch-cuda")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for inference (default: all, up to 4)")
+    p.add_argument("--intermediates", metavar="DIR", default=None, help="also write every intermediate here")
+    p.add_argument("--crop-only", action="store_true", help="write the 256² working crop instead of the full photo")
+    p.set_defaults(func=run)
+
+
+def _check_writable(path: Path, what: str) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ExportError(f"{path}: cannot write the {what}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ExportError(f"{path}: cannot write the {what}: folder {folder} is not writable")
+    if path.is_dir():
+        raise ExportError(f"{path}: cannot write the {what}: it is a folder")
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def write_intermediates(folder: Path, result: object, extra_timings: dict[str, float]) -> None:
+    from poseeditor.engine import RenderResult
+
+    assert isinstance(result, RenderResult)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, image in result.intermediates().items():
+        save_image(folder / f"{name}.png", to_uint8(image))
+    transforms = {
+        "convention": "2x3 matrices mapping target crop pixels to source crop pixels (cv2 WARP_INVERSE_MAP)",
+        "crop_matrix": result.crop.matrix.round(6).tolist(),
+        "crop_size": result.crop.size,
+        "limbs": {name: m.round(6).tolist() for name, m in zip(_limb_names(), result.transforms)},
+    }
+    atomic_write_text(folder / "transforms.json", json.dumps(transforms, indent=1) + "\n")
+    timings = {k: round(v, 3) for k, v in {**extra_timings, **result.timings}.items()}
+    atomic_write_text(folder / "timings.json", json.dumps(timings, indent=1) + "\n")
+
+
+def _limb_names() -> tuple[str, ...]:
+    from poseeditor.skeleton import LIMB_NAMES
+
+    return LIMB_NAMES
+
+
+def run(args: argparse.Namespace) -> int:
+    from poseeditor.engine import load_engine
+    from poseeditor.pose_io import load_pose
+
+    output = Path(args.output)
+    if output.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ExportError(f"{output}: output must be an image file ({', '.join(IMAGE_SUFFIXES)})")
+    _check_writable(output, "output image")
+    if args.intermediates:
+        inter = Path(args.intermediates)
+        if inter.exists() and not inter.is_dir():
+            raise ExportError(f"{inter}: --intermediates must be a folder")
+        _check_writable(inter, "intermediates folder")
+
+    t0 = time.perf_counter()
+    photo = load_image(args.photo)
+    size = (photo.shape[1], photo.shape[0])
+    source = load_pose(args.source_pose, image_size=size)
+    target = load_pose(args.target_pose, image_size=size)
+    for name, pose in (("source", source), ("target", target)):
+        if (pose.width, pose.height) != size:
+            raise PoseEditorError(
+                f"the {name} pose is for a {pose.width}×{pose.height} image but {args.photo} is {size[0]}×{size[1]}"
+            )
+    load_ms = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    engine = load_engine(args.model, backend=args.backend, threads=args.threads)
+    model_ms = (time.perf_counter() - t0) * 1000
+    state = engine.prepare_source(photo, source)
+    result = engine.render(state, target)
+    t0 = time.perf_counter()
+    final = to_uint8(result.output) if args.crop_only else engine.paste_back(photo, state, result)
+    paste_ms = (time.perf_counter() - t0) * 1000
+    save_image(output, final)
+    if args.intermediates:
+        timings = {"load_inputs_ms": load_ms, "load_model_ms": model_ms, "paste_back_ms": paste_ms, **state.timings}
+        write_intermediates(Path(args.intermediates), result, timings)
+    return 0

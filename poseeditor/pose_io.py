@@ -33,7 +33,7 @@ COCO17_NOSE, COCO17_EARS, COCO17_SHOULDERS = 0, (3, 4), (5, 6)
 
 # ---------------------------------------------------------------------------------------------- our JSON
 def pose_to_dict(pose: Pose) -> dict[str, Any]:
-    joints = [[round(float(x), 3), round(float(y), 3), int(v)] for (x, y), v in zip(pose.xy, pose.visible)]
+    joints = [[round(float(x), 4), round(float(y), 4), int(v)] for (x, y), v in zip(pose.xy, pose.visible)]
     out: dict[str, Any] = {"format": FORMAT_NAME, "version": 1, "width": pose.width, "height": pose.height}
     out["joints"] = joints
     if pose.confidence is not None:
@@ -165,7 +165,7 @@ def pose_to_openpose(pose: Pose, model: str = "BODY_25") -> dict[str, Any]:
         kp[layout["nose"]] = (*nose, 1.0)
     if model == "BODY_25" and pose.visible[8] and pose.visible[11]:
         kp[8] = (*(0.5 * (pose.xy[8] + pose.xy[11])), 1.0)  # MidHip
-    flat = [round(float(v), 3) for v in kp.reshape(-1)]
+    flat = [round(float(v), 4) for v in kp.reshape(-1)]
     return {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": flat}]}
 
 

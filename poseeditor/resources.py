@@ -1,7 +1,8 @@
 """Where the shipped artifacts live, for a source checkout, an editable install and a wheel alike.
 
-The repository's top-level `resources/` folder is installed as the package `poseeditor.resources`
-(see pyproject.toml `package-dir`), so `importlib.resources` finds it in every install mode.
+The repository's top-level `resources/` folder is installed as the package `poseeditor.assets` (setup.py
+`package_dir`), so `importlib.resources` finds it in a wheel and an editable install alike; a bare source checkout
+(no install) falls back to the folder next to the package.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ def resources_dir() -> Path:
     override = os.environ.get("POSEEDITOR_RESOURCES")
     if override:
         return Path(override)
-    return Path(str(importlib_resources.files("poseeditor.resources")))
+    try:
+        return Path(str(importlib_resources.files("poseeditor.assets")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[1] / "resources"
 
 
 def resource_path(*parts: str) -> Path:

@@ -1,0 +1,327 @@
+"""The detection pipeline: person detector -> rotated region of interest -> landmarks (+ heatmap refinement) ->
+our 14 joints in photo pixels, plus a person mask from the selfie segmenter on the same region.
+
+Written from MediaPipe's published graphs (pose_detection_cpu, pose_landmark_by_roi_cpu): detector on a 224²
+letterbox in [−1, 1]; region centred on the mid-hip keypoint, side 2·|kp1 − kp0|·1.25, turned so the body is
+upright; landmark model on 256² in [0, 1]. One extra step for still photos: the region is re-derived once from the
+landmark model's own two alignment landmarks (33, 34), as MediaPipe does between video frames.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from poseeditor.detector.anchors import DETECTOR_INPUT, RawDetection, decode_detections, ssd_anchor_centres
+from poseeditor.detector.landmarks import (
+    LANDMARK_VALUES,
+    NUM_LANDMARKS,
+    contract_joints,
+    refine_with_heatmap,
+    sigmoid,
+)
+from poseeditor.detector.roi import SquareCrop, letterbox_crop, rotated_square_crop
+from poseeditor.errors import ImageError, ModelError, NoPersonFoundError, PoseEditorError
+from poseeditor.resources import resource_path
+from poseeditor.skeleton import Pose
+
+LANDMARK_INPUT = 256
+SEGMENTER_INPUT = 256
+ROI_SCALE = 1.25
+MIN_POSE_FLAG = 0.5  # the landmark model's "a person is in this region" probability
+MIN_PRESENCE = 0.5
+REGION_PAD = 0.15  # a box region is searched with this margin around it (people overflow the boxes users draw)
+MODEL_FILES = {
+    "detector": "pose_detection.onnx",
+    "landmarks": "pose_landmark_full.onnx",
+    "segmenter": "selfie_segmentation.onnx",
+}
+
+Region = tuple[float, float] | tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One person: our 14 joints (photo pixels), per-joint confidence, a soft person mask and the person's box."""
+
+    pose: Pose
+    confidence: np.ndarray  # (14,) in [0, 1]: the model's visibility (not occluded) probability
+    mask: np.ndarray  # (H, W) float32 in [0, 1]
+    box: tuple[float, float, float, float]  # (x0, y0, x1, y1) photo pixels
+    score: float  # person detector score in [0, 1]
+    landmarks: np.ndarray  # (33, 2) BlazePose landmarks in photo pixels (for drawing and debugging)
+    landmark_presence: np.ndarray  # (33,) in [0, 1]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    score: float
+    keypoints: np.ndarray  # (4, 2) photo pixels
+    box: np.ndarray  # (x0, y0, x1, y1) photo pixels
+
+    @property
+    def body_side(self) -> float:
+        return 2.0 * float(np.linalg.norm(self.keypoints[1] - self.keypoints[0]))
+
+
+def _roi_from_alignment_points(centre: np.ndarray, scale_point: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """MediaPipe's AlignmentPointsRectsCalculator + RectTransformation: (centre, side, rotation)."""
+    delta = scale_point - centre
+    side = 2.0 * float(np.hypot(*delta)) * ROI_SCALE
+    rotation = math.pi / 2 - math.atan2(-delta[1], delta[0])
+    rotation = (rotation + math.pi) % (2 * math.pi) - math.pi
+    return np.asarray(centre, dtype=np.float64), side, rotation
+
+
+def as_rgb8(photo: np.ndarray) -> np.ndarray:
+    """Accept (H, W, 3) uint8 RGB (also grey (H, W) and RGBA); anything else is a clear ImageError."""
+    if not isinstance(photo, np.ndarray):
+        raise ImageError(f"a photo must be a numpy array of pixels, not {type(photo).__name__}")
+    if photo.dtype != np.uint8:
+        raise ImageError(f"a photo must have 8-bit pixels (uint8), not {photo.dtype}")
+    if photo.ndim == 2:
+        photo = np.repeat(photo[:, :, None], 3, axis=2)
+    elif photo.ndim == 3 and photo.shape[2] == 4:
+        photo = photo[:, :, :3]
+    if photo.ndim != 3 or photo.shape[2] != 3:
+        raise ImageError(f"a photo must be H×W×3 RGB; got an array of shape {photo.shape}")
+    if photo.shape[0] < 16 or photo.shape[1] < 16:
+        raise ImageError(f"the photo is too small to find a person in ({photo.shape[1]}×{photo.shape[0]} px)")
+    return np.ascontiguousarray(photo)
+
+
+def _check_region(region: Region | None, width: int, height: int) -> Region | None:
+    if region is None:
+        return None
+    values = tuple(float(v) for v in region)
+    if len(values) not in (2, 4) or not all(math.isfinite(v) for v in values):
+        raise PoseEditorError(f"a region is a point (x, y) or a box (x, y, w, h) of finite numbers; got {region!r}")
+    x, y = values[0], values[1]
+    if len(values) == 4:
+        w, h = values[2], values[3]
+        if w <= 1 or h <= 1:
+            raise PoseEditorError(f"the region box must be at least 2×2 px; got {w:g}×{h:g}")
+        if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+            raise PoseEditorError(f"the region box {values} lies outside the {width}×{height} photo")
+    elif not (0 <= x < width and 0 <= y < height):
+        raise PoseEditorError(f"the point ({x:g}, {y:g}) lies outside the {width}×{height} photo")
+    return values  # type: ignore[return-value]
+
+
+class PoseDetector:
+    """Loads the three ONNX models once (lazily) and detects one person per call.
+
+    Thread-safety: the sessions are created under a lock; onnxruntime sessions may be run from any thread, and
+    nothing else is shared, so one detector can serve a UI worker thread and the CLI alike.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike[str] | None = None, threads: int | None = None) -> None:
+        self.model_dir = Path(model_dir) if model_dir is not None else resource_path("detector")
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._sessions: dict[str, object] | None = None
+        self._anchors = ssd_anchor_centres()
+
+    # ---------------------------------------------------------------------------------------------- sessions
+    def _load(self) -> dict[str, object]:
+        with self._lock:
+            if self._sessions is None:
+                import onnxruntime as ort
+
+                options = ort.SessionOptions()
+                options.log_severity_level = 3
+                if self.threads:
+                    options.intra_op_num_threads = self.threads
+                sessions: dict[str, object] = {}
+                for key, name in MODEL_FILES.items():
+                    path = self.model_dir / name
+                    if not path.is_file():
+                        raise ModelError(f"the pose detector model {path} is missing (reinstall poseeditor)")
+                    try:
+                        sessions[key] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+                    except Exception as exc:  # onnxruntime raises its own exception types
+                        raise ModelError(f"{path}: cannot load the pose detector model ({exc})") from None
+                self._sessions = sessions
+            return self._sessions
+
+    def _run(self, key: str, x: np.ndarray) -> list[np.ndarray]:
+        session = self._load()[key]
+        return session.run(None, {session.get_inputs()[0].name: x})  # type: ignore[attr-defined]
+
+    # ---------------------------------------------------------------------------------------------- stages
+    def person_candidates(self, photo: np.ndarray, search: tuple[float, float, float, float] | None = None) -> list[_Candidate]:
+        """All people the detector sees in `search` (x, y, w, h; default the whole photo), best score first."""
+        height, width = photo.shape[:2]
+        x0, y0, w, h = search if search is not None else (0.0, 0.0, float(width), float(height))
+        crop = letterbox_crop(x0, y0, w, h, DETECTOR_INPUT)
+        pixels = crop.cut(photo).astype(np.float32) / 127.5 - 1.0
+        raw_boxes, raw_scores = self._run("detector", pixels[None])
+        candidates = []
+        for det in decode_detections(raw_boxes[0], raw_scores[0], self._anchors):
+            candidates.append(self._to_photo(det, crop))
+        return candidates
+
+    @staticmethod
+    def _to_photo(det: RawDetection, crop: SquareCrop) -> _Candidate:
+        # Normalised [0, 1] input coordinates -> input pixel centres -> photo pixels.
+        keypoints = crop.to_photo(det.keypoints * DETECTOR_INPUT - 0.5)
+        corners = crop.to_photo(det.box.reshape(2, 2) * DETECTOR_INPUT - 0.5)
+        return _Candidate(det.score, keypoints, corners.reshape(4))
+
+    def _landmarks(self, photo: np.ndarray, centre: np.ndarray, side: float, rotation: float):
+        crop = rotated_square_crop(centre, side, rotation, LANDMARK_INPUT)
+        pixels = crop.cut(photo, border=0).astype(np.float32) / 255.0
+        outputs = self._run("landmarks", pixels[None])
+        raw = outputs[0].reshape(-1, LANDMARK_VALUES)
+        pose_flag = float(np.asarray(outputs[1]).reshape(-1)[0])
+        heatmap = outputs[3][0]
+        xy = refine_with_heatmap(raw[:NUM_LANDMARKS, :2].astype(np.float64), heatmap, LANDMARK_INPUT)
+        # Landmarks 33/34 are the model's own alignment points (body centre, body size + rotation).
+        aux = raw[NUM_LANDMARKS : NUM_LANDMARKS + 2, :2].astype(np.float64)
+        return crop, pose_flag, xy, aux, sigmoid(raw[:NUM_LANDMARKS, 3]), sigmoid(raw[:NUM_LANDMARKS, 4])
+
+    def _mask(self, photo: np.ndarray, crop: SquareCrop) -> np.ndarray:
+        pixels = crop.cut(photo).astype(np.float32) / 255.0
+        (probability,) = self._run("segmenter", pixels[None])
+        height, width = photo.shape[:2]
+        return np.clip(crop.paste_mask(probability[0, :, :, 0], width, height), 0.0, 1.0)
+
+    # ---------------------------------------------------------------------------------------------- public
+    def detect(self, photo: np.ndarray, region: Region | None = None, with_mask: bool = True) -> Detection:
+        """The person in the photo (or in `region`: a box (x, y, w, h) or a point (x, y) on them).
+
+        Several people: the largest one the detector is confident about. Raises NoPersonFoundError."""
+        photo = as_rgb8(photo)
+        height, width = photo.shape[:2]
+        region = _check_region(region, width, height)
+        # The detector is trained on upright people; a photo shot sideways is retried turned by quarter turns.
+        for quarter_turns in (0, 1, 3, 2):
+            turned = np.ascontiguousarray(np.rot90(photo, quarter_turns))
+            found = self._detect_upright(turned, _turn_region(region, quarter_turns, width, height), with_mask)
+            if found is not None:
+                return _unturn_detection(found, quarter_turns, width, height)
+        where = "in the given region" if region is not None else "in the photo"
+        raise NoPersonFoundError(f"no person found {where}; try pointing at the person or drawing a box around them")
+
+    def _search_windows(self, photo: np.ndarray, region: Region | None) -> list[tuple[float, float, float, float] | None]:
+        height, width = photo.shape[:2]
+        if region is None:
+            return [None]
+        if len(region) == 4:
+            x, y, w, h = region  # type: ignore[misc]
+            return [(x - REGION_PAD * w, y - REGION_PAD * h, w * (1 + 2 * REGION_PAD), h * (1 + 2 * REGION_PAD))]
+        # A clicked point: the whole photo first, then windows of shrinking size centred on the point.
+        px, py = region
+        windows: list[tuple[float, float, float, float] | None] = [None]
+        for fraction in (0.75, 0.5, 0.3):
+            side = fraction * max(width, height)
+            windows.append((px - side / 2, py - side / 2, side, side))
+        return windows
+
+    def _detect_upright(self, photo: np.ndarray, region: Region | None, with_mask: bool) -> Detection | None:
+        for window in self._search_windows(photo, region):
+            candidates = [c for c in self.person_candidates(photo, window) if _matches_region(c, region)]
+            for candidate in sorted(candidates, key=lambda c: -c.body_side):
+                found = self._from_candidate(photo, candidate, region, with_mask)
+                if found is not None:
+                    return found
+        return None
+
+    def _from_candidate(
+        self, photo: np.ndarray, candidate: _Candidate, region: Region | None, with_mask: bool
+    ) -> Detection | None:
+        height, width = photo.shape[:2]
+        centre, side, rotation = _roi_from_alignment_points(candidate.keypoints[0], candidate.keypoints[1])
+        if side < 8:
+            return None
+        crop, flag, xy, aux, visibility, presence = self._landmarks(photo, centre, side, rotation)
+        if flag < MIN_POSE_FLAG:
+            return None
+        # Second pass from the landmark model's own alignment points: a tighter, better-turned region.
+        aux_photo = crop.to_photo(aux - 0.5)
+        centre2, side2, rotation2 = _roi_from_alignment_points(aux_photo[0], aux_photo[1])
+        if side2 >= 8:
+            crop2, flag2, xy2, _, visibility2, presence2 = self._landmarks(photo, centre2, side2, rotation2)
+            if flag2 >= MIN_POSE_FLAG:
+                crop, flag, xy, visibility, presence = crop2, flag2, xy2, visibility2, presence2
+        landmarks = crop.to_photo(xy - 0.5)
+        joints, joint_visibility, joint_presence = contract_joints(landmarks, visibility, presence)
+        inside = (joints[:, 0] >= 0) & (joints[:, 0] <= width - 1) & (joints[:, 1] >= 0) & (joints[:, 1] <= height - 1)
+        visible = (joint_presence >= MIN_PRESENCE) & inside
+        if not visible.any():
+            return None
+        confidence = np.clip(joint_visibility, 0.0, 1.0)
+        pose = Pose(joints, visible, width, height, confidence=confidence)
+        seen = np.concatenate([landmarks[presence >= MIN_PRESENCE], joints[visible]])
+        x0, y0 = np.clip(seen.min(0), 0, [width - 1, height - 1])
+        x1, y1 = np.clip(seen.max(0), 0, [width - 1, height - 1])
+        mask = self._mask(photo, crop) if with_mask else np.zeros((height, width), np.float32)
+        return Detection(
+            pose=pose,
+            confidence=confidence,
+            mask=mask.astype(np.float32),
+            box=(float(x0), float(y0), float(x1), float(y1)),
+            score=float(candidate.score),
+            landmarks=landmarks,
+            landmark_presence=presence.astype(np.float64),
+        )
+
+
+def _matches_region(candidate: _Candidate, region: Region | None) -> bool:
+    """A point must fall in the person's detector box (padded a little: the box hugs the body)."""
+    if region is None or len(region) == 4:
+        return True
+    x0, y0, x1, y1 = candidate.box
+    pad = 0.1 * max(x1 - x0, y1 - y0)
+    px, py = region
+    return x0 - pad <= px <= x1 + pad and y0 - pad <= py <= y1 + pad
+
+
+# ---------------------------------------------------------------------------------------------- quarter turns
+def _turn_points(points: np.ndarray, quarter_turns: int, width: int, height: int) -> np.ndarray:
+    """Photo pixel coordinates -> coordinates in np.rot90(photo, quarter_turns) (counter-clockwise turns)."""
+    p = np.asarray(points, dtype=np.float64).copy()
+    w, h = width, height
+    for _ in range(quarter_turns % 4):
+        p = np.stack([p[..., 1], (w - 1) - p[..., 0]], axis=-1)
+        w, h = h, w
+    return p
+
+
+def _turn_region(region: Region | None, quarter_turns: int, width: int, height: int) -> Region | None:
+    if region is None or quarter_turns % 4 == 0:
+        return region
+    if len(region) == 2:
+        x, y = _turn_points(np.array(region), quarter_turns, width, height)
+        return (float(x), float(y))
+    x, y, w, h = region  # type: ignore[misc]
+    corners = _turn_points(np.array([[x, y], [x + w, y + h]]), quarter_turns, width, height)
+    lo, hi = corners.min(0), corners.max(0)
+    return (float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+
+
+def _unturn_detection(found: Detection, quarter_turns: int, width: int, height: int) -> Detection:
+    if quarter_turns % 4 == 0:
+        return found
+    back = (4 - quarter_turns) % 4
+    turned_w, turned_h = (height, width) if quarter_turns % 2 else (width, height)
+    joints = _turn_points(found.pose.xy, back, turned_w, turned_h)
+    landmarks = _turn_points(found.landmarks, back, turned_w, turned_h)
+    corners = _turn_points(np.array(found.box).reshape(2, 2), back, turned_w, turned_h)
+    lo, hi = corners.min(0), corners.max(0)
+    pose = Pose(joints, found.pose.visible, width, height, confidence=found.confidence)
+    return Detection(
+        pose=pose,
+        confidence=found.confidence,
+        mask=np.ascontiguousarray(np.rot90(found.mask, back)),
+        box=(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])),
+        score=found.score,
+        landmarks=landmarks,
+        landmark_presence=found.landmark_presence,
+    )
+

@@ -1,0 +1,63 @@
+"""Square crops (axis-aligned letterbox or rotated region of interest) as 2×3 affine maps photo → model input.
+
+Every crop keeps its matrix so model coordinates map back to photo pixels exactly (`to_photo`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from poseeditor.geometry import apply_affine, invert_affine
+
+
+@dataclass(frozen=True)
+class SquareCrop:
+    """`matrix` maps photo pixels to the crop's pixels (side `size`)."""
+
+    matrix: np.ndarray
+    size: int
+
+    def cut(self, photo: np.ndarray, border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
+        return cv2.warpAffine(
+            photo, self.matrix, (self.size, self.size), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0
+        )
+
+    def to_photo(self, points: np.ndarray) -> np.ndarray:
+        return apply_affine(invert_affine(self.matrix), points)
+
+    def to_crop(self, points: np.ndarray) -> np.ndarray:
+        return apply_affine(self.matrix, points)
+
+    def paste_mask(self, crop_mask: np.ndarray, width: int, height: int) -> np.ndarray:
+        """A (size, size) map in crop pixels, resampled into the photo frame (zero outside the crop)."""
+        resized = cv2.resize(crop_mask, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        return cv2.warpAffine(
+            resized.astype(np.float32), self.matrix, (width, height),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        )
+
+
+def rotated_square_crop(centre: np.ndarray, side: float, rotation: float, size: int) -> SquareCrop:
+    """The square of `side` photo pixels centred at `centre`, turned by `rotation` radians (clockwise on screen,
+    as MediaPipe's NormalizedRect), sampled to size×size. Crop pixel (u, v) ↦ centre + R·((u/size − ½)·side, …)."""
+    cos, sin = math.cos(rotation), math.sin(rotation)
+    scale = side / size
+    # crop -> photo: p = centre + R @ (scale * (q - size/2)), with R = [[cos, -sin], [sin, cos]]
+    to_photo = np.array(
+        [
+            [cos * scale, -sin * scale, 0.0],
+            [sin * scale, cos * scale, 0.0],
+        ]
+    )
+    to_photo[:, 2] = np.asarray(centre, dtype=np.float64) - to_photo[:, :2] @ np.array([size / 2.0, size / 2.0])
+    return SquareCrop(invert_affine(to_photo), size)
+
+
+def letterbox_crop(x0: float, y0: float, width: float, height: float, size: int) -> SquareCrop:
+    """The box (x0, y0, width, height) scaled to fit size×size, centred, zero-padded (MediaPipe keep_aspect_ratio)."""
+    side = max(width, height)
+    return rotated_square_crop(np.array([x0 + width / 2.0, y0 + height / 2.0]), side, 0.0, size)

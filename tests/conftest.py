@@ -65,3 +65,27 @@ def person_photo(standing_pose) -> np.ndarray:
         cv2.line(photo, pa, pb, (200, 40 + 10 * a, 60), 9)
     cv2.circle(photo, (100, 52), 13, (230, 190, 160), -1)
     return photo
+
+
+def build_random_model(folder: Path, config_name: str = "tiny", size: int = 64, seed: int = 0) -> Path:
+    """A random-weight generator artifact (model.json, safetensors, both ONNX stages) for tests."""
+    torch = pytest.importorskip("torch")
+    artifact = pytest.importorskip("models.artifact")
+    from models.config import get_config
+    from models.generator import PoseWarpGenerator
+    from models.onnx_export import export_onnx
+
+    torch.manual_seed(seed)
+    model = PoseWarpGenerator(get_config(config_name, size)).eval()
+    # random init leaves some outputs near-constant; perturb so every stage's output depends on its inputs
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    artifact.save_generator(model, folder, {"note": "random weights, tests only"})
+    export_onnx(model, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def random_model_dir(tmp_path_factory) -> Path:
+    return build_random_model(tmp_path_factory.mktemp("random-model"))

@@ -23,8 +23,8 @@ NOSE, LEFT_EAR, RIGHT_EAR, LEFT_SHOULDER, RIGHT_SHOULDER = 0, 7, 8, 11, 12
 LIMB_LANDMARKS = (12, 14, 16, 11, 13, 15, 24, 26, 28, 23, 25, 27)
 
 # Fitted on the 8 annotated tennis frames (least squares along shoulder-mid -> ear-mid, in units of that length).
-NECK_FROM_EARS = 0.18
-HEAD_FROM_EARS = 1.66
+NECK_FROM_EARS = 0.32
+HEAD_FROM_EARS = 1.81
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

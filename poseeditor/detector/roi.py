@@ -33,12 +33,24 @@ class SquareCrop:
         return apply_affine(self.matrix, points)
 
     def paste_mask(self, crop_mask: np.ndarray, width: int, height: int) -> np.ndarray:
-        """A (size, size) map in crop pixels, resampled into the photo frame (zero outside the crop)."""
-        resized = cv2.resize(crop_mask, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-        return cv2.warpAffine(
-            resized.astype(np.float32), self.matrix, (width, height),
+        """A map in crop pixels, resampled into the photo frame (zero outside the crop).
+
+        Only the photo window the crop covers is warped: a 4K frame is mostly outside the person's crop."""
+        resized = cv2.resize(crop_mask.astype(np.float32), (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        out = np.zeros((height, width), dtype=np.float32)
+        corners = self.to_photo(np.array([[0, 0], [self.size, 0], [0, self.size], [self.size, self.size]]) - 0.5)
+        x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int), 0)
+        x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 1, [width, height])
+        if x1 <= x0 or y1 <= y0:
+            return out
+        # photo -> crop for the window: shift the window's origin to the photo point (x0, y0).
+        window_matrix = self.matrix.copy()
+        window_matrix[:, 2] += self.matrix[:, :2] @ np.array([x0, y0], dtype=np.float64)
+        out[y0:y1, x0:x1] = cv2.warpAffine(
+            resized, window_matrix, (int(x1 - x0), int(y1 - y0)),
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0,
         )
+        return out
 
 
 def rotated_square_crop(centre: np.ndarray, side: float, rotation: float, size: int) -> SquareCrop:

@@ -1,0 +1,145 @@
+"""Exports from the editor: result, crop, intermediates, animation. Long ones run in a thread with a
+cancellable progress dialog; every file is written atomically by the Qt-free writers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from poseeditor.animation import ExportCancelled, pose_sequence, write_animation
+from poseeditor.errors import ExportError
+from poseeditor.image_io import save_image
+from poseeditor.pose_io import save_pose
+from poseeditor.skeleton import Pose
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(image) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def full_resolution(photo: np.ndarray, result: Any) -> np.ndarray:
+    """The re-posed crop pasted back into the photo at its own resolution."""
+    from poseeditor.engine import paste_back
+
+    return paste_back(photo, result.part_masks[0], result)
+
+
+def with_suffix(path: str, chosen_filter: str, default: str) -> Path:
+    """The file dialog's name with a suffix: the typed one if known, else the chosen filter's."""
+    p = Path(path)
+    if p.suffix.lower() in (*IMAGE_SUFFIXES, ".gif", ".mp4", ".json", ".posesession"):
+        return p
+    for suffix in (".png", ".jpg", ".gif", ".mp4"):
+        if suffix in chosen_filter:
+            return p.with_suffix(suffix)
+    return p.with_suffix(default)
+
+
+def write_result_image(path: Path, photo: np.ndarray, result: Any) -> None:
+    save_image(path, full_resolution(photo, result))
+
+
+def write_crop_image(path: Path, result: Any) -> None:
+    save_image(path, to_uint8(result.output))
+
+
+def write_intermediates_folder(folder: Path, result: Any, source: Pose, target: Pose) -> None:
+    from poseeditor.commands.render import write_intermediates
+
+    if not folder.is_dir():
+        raise ExportError(f"{folder}: not a folder")
+    write_intermediates(folder, result, {})
+    save_pose(folder / "source_pose.json", source)
+    save_pose(folder / "target_pose.json", target)
+
+
+class AnimationJob(QtCore.QThread):
+    """Renders poses through the keyframes and writes a GIF/MP4; cancellable between frames."""
+
+    progress = QtCore.Signal(int, int)
+    failed = QtCore.Signal(str)
+
+    def __init__(self, engine: Any, photo: np.ndarray, source: Pose, keyframes: list[Pose], path: Path,
+                 frames_per_segment: int, fps: float, full_photo: bool) -> None:
+        super().__init__()
+        self.engine, self.photo, self.source = engine, photo, source
+        self.poses = pose_sequence(keyframes, frames_per_segment)
+        self.path, self.fps, self.full_photo = path, fps, full_photo
+        self.cancel_requested = False
+        self.cancelled = False
+        self.error: str | None = None
+
+    def frames(self) -> Any:
+        # Its own source state: the live worker may be rendering at the same time with its own.
+        state = self.engine.prepare_source(self.photo, self.source)
+        for pose in self.poses:
+            result = self.engine.render(state, pose)
+            yield full_resolution(self.photo, result) if self.full_photo else to_uint8(result.output)
+
+    def run(self) -> None:
+        def report(done: int, total: int) -> bool:
+            self.progress.emit(done, total)
+            return not self.cancel_requested
+
+        try:
+            write_animation(self.path, self.frames(), len(self.poses), self.fps, report)
+        except ExportCancelled:
+            self.cancelled = True
+        except Exception as exc:  # noqa: BLE001 - reported to the user, the editor stays up
+            self.error = str(exc)
+            self.failed.emit(self.error)
+
+
+def run_animation_job(parent: QtWidgets.QWidget, job: AnimationJob) -> bool:
+    """Run `job` behind a modal progress dialog with Cancel; True when the file was written."""
+    dialog = QtWidgets.QProgressDialog("Rendering animation…", "Cancel", 0, len(job.poses), parent)
+    dialog.setWindowTitle("Export animation")
+    dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(0)
+    job.progress.connect(lambda done, total: dialog.setValue(done) if not dialog.wasCanceled() else None)
+
+    def on_cancel() -> None:
+        job.cancel_requested = True
+
+    dialog.canceled.connect(on_cancel)
+    loop = QtCore.QEventLoop()
+    job.finished.connect(loop.quit)
+    job.start()
+    if not job.isFinished():
+        loop.exec()
+    job.wait()
+    dialog.reset()
+    dialog.deleteLater()
+    return not job.cancelled and job.error is None
+
+
+class AnimationDialog(QtWidgets.QDialog):
+    """Frames per segment, frames per second, crop or full photo."""
+
+    def __init__(self, keyframe_count: int, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export animation")
+        form = QtWidgets.QFormLayout(self)
+        path = "source → " + (f"{keyframe_count} keyframe(s) → " if keyframe_count else "") + "current pose"
+        form.addRow(QtWidgets.QLabel(f"Animates {path}."))
+        self.frames = QtWidgets.QSpinBox()
+        self.frames.setRange(1, 300)
+        self.frames.setValue(12)
+        form.addRow("Frames between poses", self.frames)
+        self.fps = QtWidgets.QSpinBox()
+        self.fps.setRange(1, 60)
+        self.fps.setValue(12)
+        form.addRow("Frames per second", self.fps)
+        self.full_photo = QtWidgets.QCheckBox("Whole photo at full resolution (else the crop)")
+        form.addRow(self.full_photo)
+        buttons = QtWidgets.QDialogButtonBox(
+            QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)

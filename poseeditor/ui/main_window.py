@@ -1,0 +1,725 @@
+"""The editor window: thin Qt over EditorDocument and the render worker.
+
+Every menu action calls a document method (or an export function); the views redraw on document events;
+renders come back from the worker by signal. Nothing here waits on the generator.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from poseeditor.errors import PoseEditorError
+from poseeditor.image_io import atomic_write_text, load_image
+from poseeditor.pose_io import load_pose, save_openpose, save_pose
+from poseeditor.presets import load_presets
+from poseeditor.session import load_session, recovery_file, save_session
+from poseeditor.skeleton import JOINT_NAMES, Pose
+from poseeditor.ui import exports
+from poseeditor.ui.document import EditorDocument
+from poseeditor.ui.panels import EnlargedView, IntermediatesPanel, ResultPanel
+from poseeditor.ui.person import find_person
+from poseeditor.ui.photo_view import PhotoView
+from poseeditor.ui.render_worker import RenderOutcome, RenderWorker
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"
+POSE_FILTER = "Pose files (*.json *.mat)"
+SESSION_FILTER = "poseeditor sessions (*.posesession)"
+MAX_RECENT = 8
+AUTOSAVE_DELAY_MS = 1500
+
+CONTROLS_HELP = """<b>Mouse</b> (on the photo)<br>
+drag a joint — move it<br>
+drag a limb line — swing the limb and everything below it<br>
+Shift+drag on the skeleton — move the whole skeleton<br>
+Ctrl+drag on the skeleton — rotate and scale it about the hips<br>
+drag elsewhere — pan; wheel — zoom; hover a joint — its name<br><br>
+<b>Keys</b><br>
+arrows — nudge the selected joint (or everything) by 1 px, with Shift by 10 px<br>
+H — hide/show the selected joint; Esc — select none<br>
+[ ] — rotate the skeleton; + − — scale it; M — mirror; Ctrl+Z / Ctrl+Shift+Z — undo / redo<br>
+Click a tile in Intermediates to enlarge it."""
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    resultShown = QtCore.Signal(object, float)  # RenderOutcome, request→display latency in ms
+
+    def __init__(self, model_dir: str | None = None, backend: str = "auto", recovery: bool = True) -> None:
+        super().__init__()
+        self.setWindowTitle("poseeditor")
+        self.resize(1500, 950)
+        self.setAcceptDrops(True)
+        self.document = EditorDocument()
+        self.model_dir = model_dir
+        self.session_path: Path | None = None
+        self.last_outcome: RenderOutcome | None = None
+        self.last_pasted: np.ndarray | None = None
+        self.engine_info: dict[str, Any] | None = None
+        self.engine_problem: str | None = None
+        self.person_message: str | None = None
+        self._photo_id = 0
+        self._source_ms = 0.0
+        self._shown_times: collections.deque[float] = collections.deque(maxlen=120)
+        self.latencies_ms: list[float] = []
+        self.recovery_enabled = recovery
+        self.recovery_path = recovery_file(self._app_data_dir())
+
+        self._build_views()
+        self._build_status_bar()
+        self._build_actions()
+        self._build_menus()
+        self._connect_document()
+
+        self.worker = RenderWorker(model_dir, backend)
+        self.worker.engineReady.connect(self._on_engine_ready)
+        self.worker.engineMissing.connect(self._on_engine_missing)
+        self.worker.sourceReady.connect(self._on_source_ready)
+        self.worker.rendered.connect(self._on_rendered)
+        self.worker.pasted.connect(self._on_pasted)
+        self.worker.failed.connect(self._on_worker_failed)
+        self.worker.start()
+
+        self.autosave_timer = QtCore.QTimer(self)
+        self.autosave_timer.setSingleShot(True)
+        self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self._update_actions()
+
+    # ---------------------------------------------------------------------------------------------- building
+    def _build_views(self) -> None:
+        self.photo_view = PhotoView(self.document)
+        self.photo_view.regionPicked.connect(self.redetect_in_region)
+        self.result_panel = ResultPanel()
+        self.result_panel.tabChanged.connect(self._on_result_tab)
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        splitter.addWidget(self.photo_view)
+        splitter.addWidget(self.result_panel)
+        splitter.setSizes([800, 700])
+        self.setCentralWidget(splitter)
+        self.intermediates = IntermediatesPanel()
+        self.intermediates.tileClicked.connect(self.enlarge)
+        dock = QtWidgets.QDockWidget("Intermediates (click a tile to enlarge)", self)
+        dock.setObjectName("intermediates")
+        dock.setWidget(self.intermediates)
+        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.resizeDocks([dock], [330], QtCore.Qt.Orientation.Vertical)
+        self.intermediates_dock = dock
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.backend_label = QtWidgets.QLabel("model: loading…")
+        self.timing_label = QtWidgets.QLabel("")
+        self.fps_label = QtWidgets.QLabel("")
+        for label in (self.timing_label, self.fps_label, self.backend_label):
+            label.setContentsMargins(8, 0, 8, 0)
+            bar.addPermanentWidget(label)
+
+    def _action(self, text: str, slot: Any, shortcut: Any = None, tip: str = "") -> QtGui.QAction:
+        action = QtGui.QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QtGui.QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)  # shortcuts work whichever panel has the focus
+        return action
+
+    def _build_actions(self) -> None:
+        K = QtGui.QKeySequence.StandardKey
+        a = self._action
+        self.act_open = a("&Open photo…", self.open_photo_dialog, K.Open)
+        self.act_open_session = a("Open &session…", self.open_session_dialog)
+        self.act_save_session = a("&Save session", self.save_session, K.Save)
+        self.act_save_session_as = a("Save session &as…", self.save_session_as, K.SaveAs)
+        self.act_open_model = a("Use &model folder…", self.open_model_dialog)
+        self.act_export_result = a("&Result at full resolution…", self.export_result, "Ctrl+E")
+        self.act_export_crop = a("Result &crop…", self.export_crop)
+        self.act_export_intermediates = a("All &intermediates to a folder…", self.export_intermediates)
+        self.act_export_animation = a("&Animation (GIF/MP4)…", self.export_animation)
+        self.act_quit = a("&Quit", self.close, K.Quit)
+        self.act_undo = a("&Undo", self.document.undo, K.Undo)
+        self.act_redo = a("&Redo", self.document.redo, "Ctrl+Shift+Z")
+        self.act_select_none = a("Select &none", lambda: self.document.select(None), "Esc")
+        self.act_toggle = a("&Hide/show selected joint", self.document.toggle_visible, "H")
+        self.act_mirror = a("&Mirror pose", self.document.mirror, "M")
+        self.act_reset = a("Reset to &source pose", self.document.reset_to_source, "Ctrl+R")
+        self.act_rot_left = a("Rotate skeleton left", lambda: self._scale_rotate(1.0, -5.0), "[")
+        self.act_rot_right = a("Rotate skeleton right", lambda: self._scale_rotate(1.0, 5.0), "]")
+        self.act_grow = a("Scale skeleton up", lambda: self._scale_rotate(1.05, 0.0), "+")
+        self.act_shrink = a("Scale skeleton down", lambda: self._scale_rotate(1 / 1.05, 0.0), "-")
+        self.nudges = [
+            a(name, lambda d=d: self._nudge(*d), key)
+            for name, d, key in (
+                ("Nudge left", (-1, 0), "Left"), ("Nudge right", (1, 0), "Right"),
+                ("Nudge up", (0, -1), "Up"), ("Nudge down", (0, 1), "Down"),
+                ("Nudge left ×10", (-10, 0), "Shift+Left"), ("Nudge right ×10", (10, 0), "Shift+Right"),
+                ("Nudge up ×10", (0, -10), "Shift+Up"), ("Nudge down ×10", (0, 10), "Shift+Down"),
+            )
+        ]
+        self.act_add_keyframe = a("Add current pose as animation &keyframe", self.add_keyframe, "K")
+        self.act_clear_keyframes = a("Clear keyframes", self.clear_keyframes)
+        self.act_open_pose = a("&Open pose file (ours, OpenPose, COCO, .mat)…", self.open_pose_dialog)
+        self.act_save_pose = a("&Save target pose…", lambda: self.save_pose_dialog(openpose=False))
+        self.act_export_openpose = a("Export target pose as &OpenPose JSON…",
+                                     lambda: self.save_pose_dialog(openpose=True))
+        self.act_pose_from_photo = a("Take pose from &another photo…", self.pose_from_photo_dialog)
+        self.act_redetect = a("&Re-detect the person", lambda: self.redetect_in_region(None))
+        self.act_point = a("&Point at the person (drag a box or click)…", self.start_picking, "P")
+        self.act_use_as_source = a("&Use skeleton as the person's pose (source)", self.use_skeleton_as_source)
+        self.act_fit = a("&Fit photo", self.photo_view.fit, "F")
+        self.act_controls = a("&Controls", self.show_controls, K.HelpContents)
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file = menu.addMenu("&File")
+        file.addAction(self.act_open)
+        self.recent_menu = file.addMenu("Open &recent")
+        file.addSeparator()
+        for act in (self.act_open_session, self.act_save_session, self.act_save_session_as):
+            file.addAction(act)
+        file.addSeparator()
+        file.addAction(self.act_open_model)
+        export = file.addMenu("&Export")
+        for act in (self.act_export_result, self.act_export_crop, self.act_export_intermediates,
+                    self.act_export_animation):
+            export.addAction(act)
+        file.addSeparator()
+        file.addAction(self.act_quit)
+        edit = menu.addMenu("&Edit")
+        for act in (self.act_undo, self.act_redo, None, self.act_select_none, self.act_toggle, self.act_mirror,
+                    self.act_reset, None, self.act_rot_left, self.act_rot_right, self.act_grow, self.act_shrink,
+                    None, self.act_add_keyframe, self.act_clear_keyframes):
+            edit.addSeparator() if act is None else edit.addAction(act)
+        pose = menu.addMenu("&Pose")
+        for act in (self.act_open_pose, self.act_save_pose, self.act_export_openpose, None,
+                    self.act_pose_from_photo):
+            pose.addSeparator() if act is None else pose.addAction(act)
+        self.presets_menu = pose.addMenu("Pr&esets")
+        try:
+            for preset in load_presets():
+                self.presets_menu.addAction(preset.name).triggered.connect(
+                    lambda _c=False, p=preset: self.document.apply_preset(p) if self.document.has_photo else None
+                )
+        except PoseEditorError as exc:
+            self.presets_menu.addAction(f"(presets unreadable: {exc})").setEnabled(False)
+        pose.addSeparator()
+        for act in (self.act_redetect, self.act_point, self.act_use_as_source):
+            pose.addAction(act)
+        view = menu.addMenu("&View")
+        view.addAction(self.act_fit)
+        view.addAction(self.intermediates_dock.toggleViewAction())
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.act_controls)
+        self._refresh_recent_menu()
+
+    def _connect_document(self) -> None:
+        doc = self.document
+        doc.photo_changed.connect(self._on_photo_changed)
+        doc.source_changed.connect(self._send_source)
+        doc.pose_changed.connect(self._on_pose_changed)
+        doc.history_changed.connect(self._update_actions)
+        doc.history_changed.connect(lambda: self.autosave_timer.start() if self.recovery_enabled else None)
+        doc.selection_changed.connect(self._on_selection)
+
+    # -------------------------------------------------------------------------------------------- opening
+    def open_photo(self, path: str | Path, source_pose: Pose | None = None, target_pose: Pose | None = None,
+                   photo: np.ndarray | None = None) -> bool:
+        """Open a photo (`photo`: its pixels, when already read); finds the person unless `source_pose` is given.
+        Errors become a dialog, never a crash."""
+        path = Path(path)
+        if photo is None:
+            try:
+                photo = load_image(path)
+            except PoseEditorError as exc:
+                self.error("Cannot open the photo", str(exc))
+                return False
+        if source_pose is None:
+            source_pose, self.person_message = find_person(photo)
+        else:
+            self.person_message = None
+        self.session_path = None
+        self.document.set_photo(photo, source_pose, path, target_pose)
+        self._add_recent(path)
+        self.setWindowTitle(f"poseeditor — {path.name}")
+        self.statusBar().showMessage(self.person_message or f"Opened {path.name}", 15000)
+        return True
+
+    def open_photo_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open photo", "", IMAGE_FILTER)
+        if path:
+            self.open_photo(path)
+
+    def open_model_dialog(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Model folder (with model.json)")
+        if folder:
+            self.model_dir = folder
+            self.backend_label.setText("model: loading…")
+            self.worker.set_model(folder)
+
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802 - Qt's name
+        for url in event.mimeData().urls():
+            path = Path(url.toLocalFile())
+            if path.suffix.lower() == ".posesession":
+                self.open_session(path)
+            else:
+                self.open_photo(path)
+            break
+
+    # ------------------------------------------------------------------------------------------ recent files
+    def _app_data_dir(self) -> Path:
+        location = QtCore.QStandardPaths.writableLocation(QtCore.QStandardPaths.StandardLocation.AppDataLocation)
+        return Path(location) if location else Path.home() / ".local" / "share" / "poseeditor"
+
+    def _recent_file(self) -> Path:
+        return self.recovery_path.parent / "recent.json"
+
+    def recent_files(self) -> list[str]:
+        try:
+            items = json.loads(self._recent_file().read_text(encoding="utf-8"))
+            return [str(p) for p in items if isinstance(p, str)][:MAX_RECENT]
+        except (OSError, ValueError):
+            return []
+
+    def _add_recent(self, path: Path) -> None:
+        items = [str(path.resolve())] + [p for p in self.recent_files() if p != str(path.resolve())]
+        try:
+            self._recent_file().parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self._recent_file(), json.dumps(items[:MAX_RECENT]))
+        except (OSError, PoseEditorError):
+            pass  # a recent-files list that cannot be written is not worth interrupting the user
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        items = self.recent_files()
+        for item in items:
+            self.recent_menu.addAction(item).triggered.connect(lambda _c=False, p=item: self.open_photo(p))
+        self.recent_menu.setEnabled(bool(items))
+
+    # ------------------------------------------------------------------------------------------------ render
+    def _on_photo_changed(self) -> None:
+        self.last_outcome = None
+        self.last_pasted = None
+        self.result_panel.crop.set_image(None)
+        self.result_panel.photo.set_image(None)
+        self._send_source()
+        self._update_actions()
+
+    def _send_source(self) -> None:
+        doc = self.document
+        if doc.photo is None or doc.source_pose is None:
+            return
+        self._photo_id += 1
+        self.worker.set_source(self._photo_id, doc.photo, doc.source_pose)
+        self._request_render()
+
+    def _on_pose_changed(self, _pose: Pose | None) -> None:
+        self._request_render()
+
+    def _request_render(self) -> None:
+        pose = self.document.target_pose
+        if pose is not None and self.worker.isRunning():
+            self.worker.set_paste_enabled(self.result_panel.showing_full_photo)
+            self.worker.request_render(self._photo_id, pose)
+
+    def _on_source_ready(self, photo_id: int, timings: dict) -> None:
+        if photo_id == self._photo_id:
+            self._source_ms = sum(timings.values())
+            self._request_render()
+
+    def _on_rendered(self, outcome: RenderOutcome) -> None:
+        if outcome.photo_id != self._photo_id:
+            return
+        self.last_outcome = outcome
+        self.result_panel.crop.set_image(outcome.result.output)
+        self.intermediates.set_montage(outcome.montage)
+        now = time.perf_counter()
+        latency = (now - outcome.requested_at) * 1000.0
+        self.latencies_ms.append(latency)
+        self._shown_times.append(now)
+        # Frames actually shown during the last second: the rate a dragging user sees (blank when idle).
+        fps = sum(1 for t in self._shown_times if now - t < 1.0)
+        t = outcome.timings
+        self.timing_label.setText(
+            f"source {self._source_ms:.0f} ms · warp {t.get('warp_ms', 0):.0f} ms · "
+            f"target net {t.get('target_network_ms', 0):.0f} ms · shown after {latency:.0f} ms"
+        )
+        self.fps_label.setText(f"{fps} fps" if fps >= 3 else "")
+        self.resultShown.emit(outcome, latency)
+
+    def _on_pasted(self, request_id: int, image: np.ndarray) -> None:
+        if self.last_outcome is not None and request_id == self.last_outcome.request_id:
+            self.last_pasted = image
+            self.result_panel.photo.set_image(image)
+
+    def _on_result_tab(self, _index: int) -> None:
+        if self.result_panel.showing_full_photo and self.last_pasted is None:
+            self._request_render()
+
+    def _on_engine_ready(self, info: dict) -> None:
+        self.engine_info, self.engine_problem = info, None
+        trained = "" if self._model_is_trained() else " · untrained (random weights)"
+        self.backend_label.setText(
+            f"{info.get('backend')} ({str(info.get('device', 'cpu')).upper()}) · {info.get('config')} "
+            f"@ {info.get('size')}²{trained}"
+        )
+        self.result_panel.show_banner(
+            None if self._model_is_trained() else
+            f"The model in {info.get('model')} has not been trained (random weights): the pipeline runs, "
+            "but the pictures it makes are noise."
+        )
+
+    def _model_is_trained(self) -> bool:
+        folder = Path(str((self.engine_info or {}).get("model", "")))
+        try:
+            meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return True
+        training = meta.get("training") or {}
+        return not (training.get("random_weights") or int(training.get("steps", 1) or 0) == 0)
+
+    def _on_engine_missing(self, message: str) -> None:
+        self.engine_info, self.engine_problem = None, message
+        self.backend_label.setText("model: none")
+        self.result_panel.show_banner(
+            f"No generator: {message}. You can still place and edit the skeleton and save poses; "
+            "File → Use model folder… loads one."
+        )
+        self.result_panel.crop.show_message("No generator model installed")
+        self.statusBar().showMessage(f"No generator model: {message}", 20000)
+        self.resultShown.emit(None, 0.0)
+
+    def _on_worker_failed(self, message: str) -> None:
+        self.statusBar().showMessage(f"Render failed: {message}", 15000)
+
+    # -------------------------------------------------------------------------------------------- editing
+    def _nudge(self, dx: float, dy: float) -> None:
+        if self.document.has_photo:
+            self.document.nudge(dx, dy)
+
+    def _scale_rotate(self, scale: float, angle: float) -> None:
+        if self.document.has_photo:
+            self.document.scale_rotate_all(scale, angle)
+
+    def _on_selection(self, joint: int | None) -> None:
+        if joint is not None:
+            self.statusBar().showMessage(f"Selected {JOINT_NAMES[joint]} (arrows nudge, H hides/shows)", 5000)
+
+    def _update_actions(self) -> None:
+        doc = self.document
+        has = doc.has_photo
+        history = doc.history
+        self.act_undo.setEnabled(bool(history and history.can_undo()))
+        self.act_redo.setEnabled(bool(history and history.can_redo()))
+        self.act_undo.setText(f"&Undo {history.undo_label()}" if history and history.can_undo() else "&Undo")
+        self.act_redo.setText(f"&Redo {history.redo_label()}" if history and history.can_redo() else "&Redo")
+        for act in (self.act_save_session, self.act_save_session_as, self.act_export_result, self.act_export_crop,
+                    self.act_export_intermediates, self.act_export_animation, self.act_mirror, self.act_reset,
+                    self.act_save_pose, self.act_export_openpose, self.act_open_pose, self.act_pose_from_photo,
+                    self.act_redetect, self.act_point, self.act_use_as_source, self.act_add_keyframe):
+            act.setEnabled(has)
+        self.presets_menu.setEnabled(has)
+
+    def use_skeleton_as_source(self) -> None:
+        pose = self.document.target_pose
+        if pose is not None:
+            self.document.set_source_pose(pose, "Use skeleton as source")
+            self.person_message = None
+            self.statusBar().showMessage("The skeleton is now the person's pose; drag it to re-pose them", 8000)
+
+    def start_picking(self) -> None:
+        self.photo_view.set_picking(True)
+        self.statusBar().showMessage("Drag a box around the person, or click on them", 10000)
+
+    def redetect_in_region(self, region: tuple[float, float, float, float] | None) -> None:
+        doc = self.document
+        if doc.photo is None:
+            return
+        pose, self.person_message = find_person(doc.photo, region)
+        doc.set_source_pose(pose, "Re-detect person")
+        self.statusBar().showMessage(self.person_message, 15000)
+
+    def add_keyframe(self) -> None:
+        self.document.add_keyframe()
+        self.statusBar().showMessage(f"{len(self.document.keyframes)} animation keyframe(s)", 5000)
+
+    def clear_keyframes(self) -> None:
+        self.document.clear_keyframes()
+        self.statusBar().showMessage("Keyframes cleared", 5000)
+
+    # ---------------------------------------------------------------------------------------------- poses
+    def open_pose_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open pose", "", POSE_FILTER)
+        if path:
+            self.load_target_pose(path)
+
+    def load_target_pose(self, path: str | Path) -> bool:
+        doc = self.document
+        if doc.photo is None:
+            return False
+        h, w = doc.photo.shape[:2]
+        try:
+            pose = load_pose(path, image_size=(w, h))
+        except PoseEditorError as exc:
+            self.error("Cannot open the pose", str(exc))
+            return False
+        if (pose.width, pose.height) == (w, h):
+            doc.set_target(pose, f"Open pose {Path(path).name}")
+        else:  # a pose of another photo: this person's limb lengths, that pose's directions
+            doc.apply_pose(pose, f"Pose from {Path(path).name}")
+        return True
+
+    def save_pose_dialog(self, openpose: bool) -> None:
+        pose = self.document.target_pose
+        if pose is None:
+            return
+        title = "Export OpenPose JSON" if openpose else "Save pose"
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, title, "", "JSON (*.json)")
+        if not path:
+            return
+        path = path if path.lower().endswith(".json") else path + ".json"
+        try:
+            (save_openpose if openpose else save_pose)(path, pose)
+        except PoseEditorError as exc:
+            self.error("Cannot save the pose", str(exc))
+            return
+        self.statusBar().showMessage(f"Saved {path}", 8000)
+
+    def pose_from_photo_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Take the pose from another photo", "", IMAGE_FILTER)
+        if path:
+            self.pose_from_photo(path)
+
+    def pose_from_photo(self, path: str | Path) -> bool:
+        try:
+            other = load_image(path)
+        except PoseEditorError as exc:
+            self.error("Cannot open the photo", str(exc))
+            return False
+        try:
+            from poseeditor.detector import detect
+        except ImportError:
+            self.error("No detector", "No person detector is installed, so poses cannot be taken from photos.")
+            return False
+        try:
+            pose = detect(other).pose
+        except PoseEditorError as exc:
+            self.error("No pose found", str(exc))
+            return False
+        self.document.apply_pose(pose, f"Pose from {Path(path).name}")
+        return True
+
+    # ------------------------------------------------------------------------------------------- sessions
+    def save_session(self) -> bool:
+        if self.session_path is None:
+            return self.save_session_as()
+        return self._write_session(self.session_path)
+
+    def save_session_as(self) -> bool:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save session", "", SESSION_FILTER)
+        if not path:
+            return False
+        path = path if path.endswith(".posesession") else path + ".posesession"
+        return self._write_session(Path(path))
+
+    def _write_session(self, path: Path) -> bool:
+        if not self.document.has_photo:
+            return False
+        try:
+            save_session(path, self.document.to_session(self.model_dir))
+        except PoseEditorError as exc:
+            self.error("Cannot save the session", str(exc))
+            return False
+        self.session_path = path
+        self.statusBar().showMessage(f"Session saved to {path}", 8000)
+        return True
+
+    def open_session_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open session", "", SESSION_FILTER)
+        if path:
+            self.open_session(path)
+
+    def open_session(self, path: str | Path, remember: bool = True) -> bool:
+        try:
+            data = load_session(path)
+        except PoseEditorError as exc:
+            self.error("Cannot open the session", str(exc))
+            return False
+        photo_path = data.photo_path
+        if photo_path is None or not photo_path.is_file():
+            self.error(
+                "The session's photo is missing",
+                f"The photo this session edits is not at {photo_path} any more. "
+                "Move it back, or choose where it is now.",
+            )
+            located, _ = QtWidgets.QFileDialog.getOpenFileName(self, f"Where is {photo_path.name if photo_path else 'the photo'}?",
+                                                               "", IMAGE_FILTER)
+            if not located:
+                return False
+            photo_path = Path(located)
+            data.photo_path = photo_path
+        try:
+            photo = load_image(photo_path)
+            self.document.restore_session(photo, data)
+        except (PoseEditorError, ValueError) as exc:
+            self.error("Cannot open the session", str(exc))
+            return False
+        self.session_path = Path(path) if remember else None
+        if data.model_dir and data.model_dir != self.model_dir:
+            self.model_dir = data.model_dir
+            self.worker.set_model(data.model_dir)
+        self.setWindowTitle(f"poseeditor — {photo_path.name}")
+        return True
+
+    def autosave(self) -> None:
+        if not (self.recovery_enabled and self.document.has_photo):
+            return
+        try:
+            self.recovery_path.parent.mkdir(parents=True, exist_ok=True)
+            save_session(self.recovery_path, self.document.to_session(self.model_dir))
+        except (OSError, PoseEditorError) as exc:
+            self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
+
+    def offer_recovery(self) -> bool:
+        """After a crash the recovery file is still there: offer to reopen it. True when recovered."""
+        if not (self.recovery_enabled and self.recovery_path.is_file()):
+            return False
+        answer = QtWidgets.QMessageBox.question(
+            self, "Recover unsaved work?",
+            "poseeditor did not close normally last time. Reopen the work it autosaved?",
+        )
+        recovered = answer == QtWidgets.QMessageBox.StandardButton.Yes and self.open_session(
+            self.recovery_path, remember=False)
+        if not recovered:
+            self.recovery_path.unlink(missing_ok=True)
+        return recovered
+
+    # -------------------------------------------------------------------------------------------- exports
+    def _need_result(self) -> Any:
+        if self.last_outcome is None:
+            self.error("Nothing to export yet",
+                       self.engine_problem or "The first render has not arrived yet; try again in a moment.")
+            return None
+        return self.last_outcome.result
+
+    def export_result(self, path: str | Path | None = None) -> bool:
+        result = self._need_result()
+        if result is None or self.document.photo is None:
+            return False
+        if path is None:
+            name, chosen = QtWidgets.QFileDialog.getSaveFileName(self, "Export result", "",
+                                                                 "PNG (*.png);;JPEG (*.jpg *.jpeg)")
+            if not name:
+                return False
+            path = exports.with_suffix(name, chosen, ".png")
+        return self._export(lambda: exports.write_result_image(Path(path), self.document.photo, result), path)
+
+    def export_crop(self, path: str | Path | None = None) -> bool:
+        result = self._need_result()
+        if result is None:
+            return False
+        if path is None:
+            name, chosen = QtWidgets.QFileDialog.getSaveFileName(self, "Export crop", "",
+                                                                 "PNG (*.png);;JPEG (*.jpg *.jpeg)")
+            if not name:
+                return False
+            path = exports.with_suffix(name, chosen, ".png")
+        return self._export(lambda: exports.write_crop_image(Path(path), result), path)
+
+    def export_intermediates(self, folder: str | Path | None = None) -> bool:
+        result = self._need_result()
+        doc = self.document
+        if result is None or doc.source_pose is None or doc.target_pose is None:
+            return False
+        if folder is None:
+            folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder for the intermediates")
+            if not folder:
+                return False
+        source, target = doc.source_pose, doc.target_pose
+        return self._export(lambda: exports.write_intermediates_folder(Path(folder), result, source, target), folder)
+
+    def export_animation(self, path: str | Path | None = None, frames_per_segment: int | None = None,
+                         fps: float = 12.0, full_photo: bool = False) -> bool:
+        doc = self.document
+        engine = self.worker.engine
+        if engine is None or doc.photo is None or doc.source_pose is None or doc.target_pose is None:
+            self.error("Cannot export an animation", self.engine_problem or "No model is loaded yet.")
+            return False
+        if frames_per_segment is None:
+            dialog = exports.AnimationDialog(len(doc.keyframes), self)
+            if dialog.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+                return False
+            frames_per_segment, fps = dialog.frames.value(), float(dialog.fps.value())
+            full_photo = dialog.full_photo.isChecked()
+        if path is None:
+            name, chosen = QtWidgets.QFileDialog.getSaveFileName(self, "Export animation", "",
+                                                                 "GIF (*.gif);;MP4 video (*.mp4)")
+            if not name:
+                return False
+            path = exports.with_suffix(name, chosen, ".gif")
+        keyframes = [doc.source_pose, *doc.keyframes, doc.target_pose]
+        try:
+            job = exports.AnimationJob(engine, doc.photo, doc.source_pose, keyframes, Path(path),
+                                       frames_per_segment, fps, full_photo)
+        except ValueError as exc:
+            self.error("Cannot export an animation", str(exc))
+            return False
+        ok = exports.run_animation_job(self, job)
+        if job.error:
+            self.error("Animation export failed", job.error)
+        elif job.cancelled:
+            self.statusBar().showMessage("Animation export cancelled; nothing was written", 8000)
+        else:
+            self.statusBar().showMessage(f"Wrote {path}", 8000)
+        return ok
+
+    def _export(self, write: Any, path: str | Path) -> bool:
+        try:
+            write()
+        except PoseEditorError as exc:
+            self.error("Export failed", str(exc))
+            return False
+        self.statusBar().showMessage(f"Wrote {path}", 8000)
+        return True
+
+    # -------------------------------------------------------------------------------------------- inspect
+    def enlarge(self, name: str) -> None:
+        if self.last_outcome is None:
+            return
+        view = EnlargedView(self.last_outcome.result, name, self)
+        view.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        view.show()
+
+    def show_controls(self) -> None:
+        QtWidgets.QMessageBox.information(self, "Controls", CONTROLS_HELP)
+
+    def error(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
+        QtWidgets.QMessageBox.critical(self, title, message)
+
+    # -------------------------------------------------------------------------------------------- closing
+    def shutdown(self) -> None:
+        """Stop the worker and forget the recovery file (a clean exit is not a crash)."""
+        self.autosave_timer.stop()
+        if self.worker.isRunning():
+            self.worker.stop()
+        if self.recovery_enabled:
+            self.recovery_path.unlink(missing_ok=True)
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self.shutdown()
+        super().closeEvent(event)
+

@@ -1,0 +1,185 @@
+"""The render worker: one QThread that owns the engine; the newest request wins.
+
+The GUI thread only posts requests (a few attribute writes under a lock) and receives results by queued
+signals, so it never waits on the model. While the worker is busy, newer requests overwrite older pending
+ones: a fast drag renders the latest pose, not a backlog. The source stage runs once per photo (or when the
+source pose changes); the full-resolution paste-back runs only when no newer pose is waiting.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QThread, Signal
+
+from poseeditor.errors import NoModelInstalledError, PoseEditorError
+from poseeditor.skeleton import Pose
+from poseeditor.ui.montage import Montage, build_montage
+
+
+@dataclass
+class RenderOutcome:
+    """One finished render, posted to the GUI thread."""
+
+    request_id: int
+    photo_id: int
+    pose: Pose
+    result: Any  # poseeditor.engine.RenderResult
+    montage: Montage
+    requested_at: float  # time.perf_counter() when the GUI asked
+    rendered_at: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _SourceRequest:
+    photo_id: int
+    photo: np.ndarray
+    pose: Pose
+
+
+@dataclass
+class _RenderRequest:
+    request_id: int
+    photo_id: int
+    pose: Pose
+    requested_at: float
+
+
+class RenderWorker(QThread):
+    engineReady = Signal(dict)  # engine.info
+    engineMissing = Signal(str)  # why no model could be loaded
+    sourceReady = Signal(int, dict)  # photo_id, source-stage timings
+    rendered = Signal(object)  # RenderOutcome
+    pasted = Signal(int, object)  # request_id, (H, W, 3) uint8 full-resolution result
+    failed = Signal(str)  # one-line message
+
+    def __init__(self, model_dir: str | None = None, backend: str = "auto", parent: Any = None) -> None:
+        super().__init__(parent)
+        self.model_dir = model_dir
+        self.backend = backend
+        self.engine: Any = None
+        self._lock = threading.Condition()
+        self._stopping = False
+        self._reload = True
+        self._source: _SourceRequest | None = None
+        self._render: _RenderRequest | None = None
+        self._want_paste = True
+        self._next_id = 0
+        # Worker-side state (touched only by the worker thread).
+        self._state: Any = None
+        self._state_photo: np.ndarray | None = None
+        self._state_photo_id = -1
+        self._state_pose: Pose | None = None
+
+    # ---------------------------------------------------------------------------------------- GUI thread API
+    def set_source(self, photo_id: int, photo: np.ndarray, pose: Pose) -> None:
+        with self._lock:
+            self._source = _SourceRequest(photo_id, photo, pose)
+            self._lock.notify()
+
+    def request_render(self, photo_id: int, pose: Pose) -> int:
+        with self._lock:
+            self._next_id += 1
+            self._render = _RenderRequest(self._next_id, photo_id, pose, time.perf_counter())
+            self._lock.notify()
+            return self._next_id
+
+    def set_model(self, model_dir: str | None) -> None:
+        with self._lock:
+            self.model_dir = model_dir
+            self._reload = True
+            self._lock.notify()
+
+    def set_paste_enabled(self, enabled: bool) -> None:
+        """The full-photo result costs a paste-back per render; skip it while nobody looks at it."""
+        with self._lock:
+            self._want_paste = enabled
+
+    def stop(self, timeout_ms: int = 10000) -> bool:
+        with self._lock:
+            self._stopping = True
+            self._lock.notify()
+        return self.wait(timeout_ms)
+
+    @property
+    def has_engine(self) -> bool:
+        return self.engine is not None
+
+    # ------------------------------------------------------------------------------------------ worker thread
+    def run(self) -> None:
+        while True:
+            with self._lock:
+                while not (self._stopping or self._reload or self._source or self._render):
+                    self._lock.wait()
+                if self._stopping:
+                    return
+                reload, self._reload = self._reload, False
+                source, self._source = self._source, None
+                render = None
+                if not source:  # a new source must be prepared before any pose of it is rendered
+                    render, self._render = self._render, None
+            try:
+                if reload:
+                    self._load_engine()
+                if source:
+                    self._prepare(source)
+                if render:
+                    self._render_one(render)
+            except Exception as exc:  # noqa: BLE001 - the worker must survive any single bad request
+                message = str(exc) if isinstance(exc, PoseEditorError) else f"{type(exc).__name__}: {exc}"
+                traceback.print_exc()
+                self.failed.emit(message)
+
+    def _load_engine(self) -> None:
+        from poseeditor.engine import load_engine  # imported here: onnxruntime loads in the worker
+
+        self.engine = None
+        self._state = None
+        try:
+            self.engine = load_engine(self.model_dir, self.backend)
+        except NoModelInstalledError as exc:
+            self.engineMissing.emit(str(exc))
+            return
+        except PoseEditorError as exc:
+            self.engineMissing.emit(str(exc))
+            return
+        self.engineReady.emit(dict(self.engine.info))
+        if self._state_photo is not None:
+            with self._lock:  # re-run the source stage of the current photo with the new model
+                if self._source is None and self._state_pose is not None:
+                    self._source = _SourceRequest(self._state_photo_id, self._state_photo, self._state_pose)
+
+    def _prepare(self, request: _SourceRequest) -> None:
+        self._state_photo, self._state_photo_id, self._state_pose = request.photo, request.photo_id, request.pose
+        self._state = None
+        if self.engine is None:
+            return
+        self._state = self.engine.prepare_source(request.photo, request.pose)
+        self.sourceReady.emit(request.photo_id, dict(self._state.timings))
+
+    def _render_one(self, request: _RenderRequest) -> None:
+        if self.engine is None or self._state is None or request.photo_id != self._state_photo_id:
+            return  # no model, or a pose for a photo that is no longer open
+        result = self.engine.render(self._state, request.pose)
+        montage = build_montage(result)
+        outcome = RenderOutcome(
+            request_id=request.request_id,
+            photo_id=request.photo_id,
+            pose=request.pose,
+            result=result,
+            montage=montage,
+            requested_at=request.requested_at,
+            rendered_at=time.perf_counter(),
+            timings=dict(result.timings),
+        )
+        self.rendered.emit(outcome)
+        with self._lock:
+            idle = self._render is None and self._source is None and self._want_paste
+        if idle and self._state_photo is not None:
+            self.pasted.emit(request.request_id, self.engine.paste_back(self._state_photo, self._state, result))

@@ -1,0 +1,190 @@
+"""The draggable skeleton: a pyqtgraph GraphItem (as in pyqtgraph's CustomGraphItem example) over the photo.
+
+Mouse gestures, all turned into EditorDocument calls (one undo step per gesture):
+  drag a joint            move that joint
+  drag a limb line        swing the limb and everything below it about its upper joint
+  Shift+drag              move the whole skeleton
+  Ctrl+drag               rotate and scale the whole skeleton about the mid-hip
+  click a joint           select it (arrow keys nudge it, H hides/shows it)
+Hovering a joint shows its name.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui
+
+from poseeditor.presets import JOINT_PARENTS, anchor_point
+from poseeditor.skeleton import BONES, JOINT_COLOURS, JOINT_NAMES, NUM_JOINTS, Pose, bone_colour
+from poseeditor.ui.document import EditorDocument, similarity_about
+
+HANDLE_SIZE = 13  # screen pixels
+LINE_PICK_PIXELS = 7  # how close to a limb line a drag must start to grab the limb
+HIDDEN_COLOUR = (150, 150, 150)
+
+
+def _joint_tip(x: float, y: float, data: object) -> str:
+    index = int(data["index"]) if data is not None else -1  # type: ignore[index]
+    return f"{JOINT_NAMES[index]}  ({x:.0f}, {y:.0f})" if 0 <= index < NUM_JOINTS else ""
+
+
+class SkeletonItem(pg.GraphItem):
+    """Shows `document.target_pose` and edits it by mouse."""
+
+    def __init__(self, document: EditorDocument) -> None:
+        super().__init__()
+        self.document = document
+        self._drag: dict[str, object] | None = None
+        self._pose: Pose | None = None
+        self.scatter.sigClicked.connect(self._on_point_clicked)
+        document.pose_changed.connect(self.set_pose)
+        document.selection_changed.connect(lambda _joint: self.set_pose(self._pose))
+
+    # ------------------------------------------------------------------------------------------------ display
+    def set_pose(self, pose: Pose | None) -> None:
+        self._pose = pose
+        if pose is None:
+            self.setData(pos=np.zeros((0, 2)), adj=np.zeros((0, 2), dtype=int))
+            return
+        bones = [(a, b) for a, b in BONES if pose.visible[a] and pose.visible[b]]
+        pens = np.array(
+            [(*bone_colour(a, b), 230, 3.0) for a, b in bones],
+            dtype=[("red", np.ubyte), ("green", np.ubyte), ("blue", np.ubyte), ("alpha", np.ubyte), ("width", float)],
+        )
+        brushes, outline = [], []
+        for j in range(NUM_JOINTS):
+            colour = JOINT_COLOURS[j] if pose.visible[j] else HIDDEN_COLOUR
+            brushes.append(pg.mkBrush(*colour, 235 if pose.visible[j] else 90))
+            width = 3.0 if j == self.document.selected else 1.5
+            outline.append(pg.mkPen("w" if pose.visible[j] else (90, 90, 90), width=width))
+        data = np.empty(NUM_JOINTS, dtype=[("index", int)])
+        data["index"] = np.arange(NUM_JOINTS)
+        symbols = ["o" if pose.visible[j] else "x" for j in range(NUM_JOINTS)]
+        self.setData(
+            pos=np.asarray(pose.xy, dtype=float),
+            adj=np.asarray(bones, dtype=int).reshape(-1, 2),
+            pen=pens if len(bones) else None,
+            size=HANDLE_SIZE,
+            symbol=symbols,
+            symbolBrush=brushes,
+            symbolPen=outline,
+            pxMode=True,
+            data=data,
+            hoverable=True,
+            tip=_joint_tip,
+        )
+
+    # ----------------------------------------------------------------------------------------------- picking
+    def joint_at(self, pos: QtCore.QPointF) -> int | None:
+        points = self.scatter.pointsAt(pos)
+        if len(points) == 0:
+            return None
+        return int(points[0].data()["index"])
+
+    def limb_at(self, pos: QtCore.QPointF) -> int | None:
+        """The child joint of the limb line nearest to `pos`, if within LINE_PICK_PIXELS on screen."""
+        pose = self._pose
+        if pose is None:
+            return None
+        view = self.getViewBox()
+        pixel = view.viewPixelSize()[0] if view is not None else 1.0
+        p = np.array([pos.x(), pos.y()])
+        best, best_distance = None, LINE_PICK_PIXELS * pixel
+        for child, parent in enumerate(JOINT_PARENTS):
+            if parent < 0 or not (pose.visible[child] and pose.visible[parent]):
+                continue
+            a, b = pose.xy[parent], pose.xy[child]
+            ab = b - a
+            t = float(np.clip(np.dot(p - a, ab) / max(np.dot(ab, ab), 1e-9), 0.0, 1.0))
+            distance = float(np.linalg.norm(a + t * ab - p))
+            if distance < best_distance:
+                best, best_distance = child, distance
+        return best
+
+    def _on_point_clicked(self, _scatter: object, points: list, _event: object) -> None:
+        if len(points):
+            self.document.select(int(points[0].data()["index"]))
+
+    # ------------------------------------------------------------------------------------------------ drags
+    def mouseDragEvent(self, ev: object) -> None:  # noqa: N802 - pyqtgraph's name
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton or self._pose is None:  # type: ignore[attr-defined]
+            ev.ignore()  # type: ignore[attr-defined]
+            return
+        if ev.isStart():  # type: ignore[attr-defined]
+            self._drag = self._start_drag(ev)  # type: ignore[arg-type]
+            if self._drag is None:
+                ev.ignore()  # type: ignore[attr-defined]
+                return
+        elif self._drag is None:
+            ev.ignore()  # type: ignore[attr-defined]
+            return
+        drag = self._drag
+        pos = np.array([ev.pos().x(), ev.pos().y()])  # type: ignore[attr-defined]
+        kind, key, base = drag["kind"], drag["key"], drag["base"]
+        assert isinstance(base, Pose)
+        start = np.asarray(drag["start"])
+        if kind == "joint":
+            joint = int(drag["joint"])  # type: ignore[arg-type]
+            target = pos + np.asarray(drag["offset"])
+            self.document.move_joint(joint, float(target[0]), float(target[1]), merge_key=key)
+        elif kind == "limb":
+            joint = int(drag["joint"])  # type: ignore[arg-type]
+            pivot = np.asarray(drag["pivot"])
+            angle = _angle(pivot, start, pos)
+            self.document.swing_chain(joint, angle, merge_key=key, base=base)
+        elif kind == "move":
+            self.document.translate_all(*(pos - start), merge_key=key, base=base)
+        elif kind == "similarity":
+            centre = np.asarray(drag["pivot"])
+            r0 = max(float(np.linalg.norm(start - centre)), 1e-6)
+            scale = float(np.clip(np.linalg.norm(pos - centre) / r0, 0.2, 5.0))
+            matrix = similarity_about(centre, scale, _angle(centre, start, pos))
+            self.document.transform_all(matrix, "Rotate/scale skeleton", merge_key=key, base=base)
+        if ev.isFinish():  # type: ignore[attr-defined]
+            self.document.end_drag()
+            self._drag = None
+        ev.accept()  # type: ignore[attr-defined]
+
+    def _start_drag(self, ev: object) -> dict[str, object] | None:
+        pose = self._pose
+        assert pose is not None
+        down = ev.buttonDownPos()  # type: ignore[attr-defined]
+        start = np.array([down.x(), down.y()])
+        modifiers = ev.modifiers()  # type: ignore[attr-defined]
+        key = object()  # one undo step per gesture
+        if modifiers & QtCore.Qt.KeyboardModifier.ShiftModifier:
+            return {"kind": "move", "key": key, "base": pose, "start": start}
+        if modifiers & QtCore.Qt.KeyboardModifier.ControlModifier:
+            return {"kind": "similarity", "key": key, "base": pose, "start": start, "pivot": anchor_point(pose)}
+        joint = self.joint_at(down)
+        if joint is not None:
+            self.document.select(joint)
+            return {"kind": "joint", "key": key, "base": pose, "start": start, "joint": joint,
+                    "offset": pose.xy[joint] - start}
+        child = self.limb_at(down)
+        if child is not None:
+            parent = JOINT_PARENTS[child]
+            return {"kind": "limb", "key": key, "base": pose, "start": start, "joint": child,
+                    "pivot": pose.xy[parent]}
+        return None
+
+    def hoverEvent(self, ev: object) -> None:  # noqa: N802 - pyqtgraph's name
+        # Ask for drags only where there is something to grab, so elsewhere the view pans.
+        if ev.isExit() or self._pose is None:  # type: ignore[attr-defined]
+            return
+        pos = ev.pos()  # type: ignore[attr-defined]
+        if self.joint_at(pos) is not None or self.limb_at(pos) is not None:
+            ev.acceptDrags(QtCore.Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+            self.setCursor(QtGui.QCursor(QtCore.Qt.CursorShape.OpenHandCursor))
+        else:
+            self.unsetCursor()
+
+
+def _angle(pivot: np.ndarray, start: np.ndarray, now: np.ndarray) -> float:
+    """Degrees turned about `pivot` going from `start` to `now` (image coordinates: clockwise positive)."""
+    a0 = math.atan2(start[1] - pivot[1], start[0] - pivot[0])
+    a1 = math.atan2(now[1] - pivot[1], now[0] - pivot[0])
+    return math.degrees((a1 - a0 + math.pi) % (2 * math.pi) - math.pi)

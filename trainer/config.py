@@ -1,0 +1,284 @@
+"""Training configuration: a TOML file read into plain dataclasses (nanoGPT style), validated, written back resolved.
+
+One file per run (`configs/*.toml`); every key has a default here, so a config only says what differs. Unknown
+keys and wrong types are errors (a typo must never silently train the default). The resolved config (every key,
+after command-line overrides) is written into the run folder as `config.toml`, so a run can always be repeated.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from poseeditor.errors import PoseEditorError
+
+ARCHITECTURES = ("posewarp", "unet")
+GAN_MODES = ("lsgan", "hinge", "bce")
+
+
+class TrainerError(PoseEditorError):
+    """A training, evaluation or export problem the user can fix (bad config, missing data, bad checkpoint)."""
+
+
+class ConfigError(TrainerError):
+    """The training config is malformed: unknown key, wrong type or an out-of-range value."""
+
+
+@dataclass
+class ModelSection:
+    architecture: str = "posewarp"  # "posewarp": the paper's four modules; "unet": the single-U-Net baseline
+    config: str = "compact"  # a name in models.config.CONFIGS
+    image_size: int = 128
+
+
+@dataclass
+class DataSection:
+    train: list[str] = field(default_factory=list)  # dataset folders (docs/dataset_format.md)
+    weights: list[float] = field(default_factory=list)  # sampling weight per dataset (default: by video count)
+    held_out_fraction: float = 0.1  # whole videos (groups) kept out of training, for `posetrain eval`
+    split_seed: int = 0
+    holes: list[str] = field(default_factory=list)  # real-photo folders/datasets for the background module
+    pairs_per_video: int = 100
+    workers: int = 2
+    augment: bool = True
+
+
+@dataclass
+class TrainSection:
+    batch_size: int = 8
+    steps: int = 100_000
+    lr: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    # The paper's schedule: reconstruction losses only, then adversarial fine-tuning from this step on.
+    adversarial_start: int = 50_000
+    lr_discriminator: float = 2e-4
+    hole_batch_size: int = 4  # background-module batch of real photos with person-shaped holes (0 = off)
+    threads: int = 2  # torch intra-op threads (set deliberately: the machine is shared)
+    grad_clip: float = 0.0  # 0 = off
+    amp: bool = False  # bfloat16/float16 autocast on GPU
+    compile: bool = False  # torch.compile the generator (GPU; slow to start on CPU)
+
+
+@dataclass
+class LossSection:
+    l1: float = 1.0
+    ssim: float = 1.0  # weight of (1 − SSIM)
+    ms_ssim: float = 0.0  # weight of (1 − MS-SSIM); needs image_size ≥ 64
+    vgg: float = 0.0  # VGG19 perceptual loss (needs vgg_weights)
+    vgg_weights: str = ""  # user-supplied VGG19 state dict (.safetensors or .pth); nothing is downloaded
+    part_ce: float = 0.1  # cross-entropy of the part masks against synthetic part maps
+    mask_bce: float = 0.1  # foreground mask against synthetic silhouettes
+    background: float = 1.0  # L1 of the background module on real photos with person-shaped holes
+    gan: float = 0.05  # adversarial phase only
+    feature_matching: float = 1.0  # adversarial phase only
+    gan_mode: str = "lsgan"
+
+
+@dataclass
+class CheckpointSection:
+    every_minutes: float = 5.0
+    keep: int = 3
+    every_steps: int = 0  # additionally every N steps (0 = off; tests use it)
+
+
+@dataclass
+class LogSection:
+    every_steps: int = 20  # CSV row (and TensorBoard scalars) every N steps
+    sample_every_minutes: float = 10.0
+    sample_count: int = 4
+    tensorboard: bool = False
+    progress: bool = True  # tqdm bar
+
+
+@dataclass
+class TrainConfig:
+    name: str = "run"
+    seed: int = 0
+    out_dir: str = ""  # run folder; empty = ~/.cache/poseeditor/runs/<name>
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    loss: LossSection = field(default_factory=LossSection)
+    checkpoint: CheckpointSection = field(default_factory=CheckpointSection)
+    log: LogSection = field(default_factory=LogSection)
+
+    def validate(self) -> TrainConfig:
+        m, d, t, lo = self.model, self.data, self.train, self.loss
+        if not self.name or any(c in self.name for c in "/\\"):
+            raise ConfigError(f"name must be a plain non-empty name, got {self.name!r}")
+        if m.architecture not in ARCHITECTURES:
+            raise ConfigError(f"model.architecture must be one of {ARCHITECTURES}, got {m.architecture!r}")
+        from models.config import CONFIGS
+
+        if m.config not in CONFIGS:
+            raise ConfigError(f"model.config must be one of {sorted(CONFIGS)}, got {m.config!r}")
+        try:
+            CONFIGS[m.config].with_size(m.image_size)
+        except ValueError as exc:
+            raise ConfigError(f"model.image_size {m.image_size}: {exc}") from None
+        if d.weights and len(d.weights) != len(d.train):
+            raise ConfigError(f"data.weights has {len(d.weights)} entries for {len(d.train)} data.train folders")
+        if any(w < 0 for w in d.weights) or (d.weights and sum(d.weights) <= 0):
+            raise ConfigError("data.weights must be non-negative with a positive sum")
+        if not 0.0 <= d.held_out_fraction < 1.0:
+            raise ConfigError(f"data.held_out_fraction must be in [0, 1), got {d.held_out_fraction}")
+        _positive("data.pairs_per_video", d.pairs_per_video)
+        _non_negative("data.workers", d.workers)
+        _positive("train.batch_size", t.batch_size)
+        _non_negative("train.steps", t.steps)
+        _positive("train.lr", t.lr)
+        _positive("train.lr_discriminator", t.lr_discriminator)
+        if len(t.betas) != 2 or not all(0.0 <= b < 1.0 for b in t.betas):
+            raise ConfigError(f"train.betas must be two numbers in [0, 1), got {t.betas}")
+        _non_negative("train.adversarial_start", t.adversarial_start)
+        _non_negative("train.hole_batch_size", t.hole_batch_size)
+        _positive("train.threads", t.threads)
+        _non_negative("train.grad_clip", t.grad_clip)
+        for f in fields(LossSection):
+            value = getattr(lo, f.name)
+            if isinstance(value, float) and value < 0:
+                raise ConfigError(f"loss.{f.name} must be >= 0, got {value}")
+        if lo.gan_mode not in GAN_MODES:
+            raise ConfigError(f"loss.gan_mode must be one of {GAN_MODES}, got {lo.gan_mode!r}")
+        if lo.vgg > 0 and not lo.vgg_weights:
+            raise ConfigError(
+                "loss.vgg > 0 needs loss.vgg_weights: a VGG19 weights file you supply (none can be downloaded here)"
+            )
+        if lo.ms_ssim > 0 and m.image_size < 64:
+            raise ConfigError("loss.ms_ssim needs model.image_size >= 64 (five scales)")
+        if m.architecture == "unet" and (lo.part_ce > 0 or lo.background > 0):
+            # The single U-Net has no segmentation or background module: those losses do not apply.
+            lo.part_ce = 0.0
+            lo.background = 0.0
+        _positive("checkpoint.every_minutes", self.checkpoint.every_minutes)
+        _positive("checkpoint.keep", self.checkpoint.keep)
+        _non_negative("checkpoint.every_steps", self.checkpoint.every_steps)
+        _positive("log.every_steps", self.log.every_steps)
+        _positive("log.sample_every_minutes", self.log.sample_every_minutes)
+        _non_negative("log.sample_count", self.log.sample_count)
+        return self
+
+    @property
+    def run_dir(self) -> Path:
+        if self.out_dir:
+            return Path(self.out_dir).expanduser()
+        return Path.home() / ".cache" / "poseeditor" / "runs" / self.name
+
+    @property
+    def adversarial(self) -> bool:
+        return self.loss.gan > 0 or self.loss.feature_matching > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{name} must be > 0, got {value}")
+
+
+def _non_negative(name: str, value: float) -> None:
+    if value < 0:
+        raise ConfigError(f"{name} must be >= 0, got {value}")
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Check `value` against a field's annotation (int, float, str, bool, list[...]); ints may stand for floats."""
+    origin = typing.get_origin(annotation)
+    if origin in (list, typing.List):  # noqa: UP006 - typing.List is what get_origin can return
+        (item_type,) = typing.get_args(annotation)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, got {type(value).__name__}")
+        return [_coerce(v, item_type, f"{where}[{i}]") for i, v in enumerate(value)]
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported type {annotation}")  # a programming error in this module
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'} must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{where or 'config'}: unknown key(s) {unknown}; known: {sorted(known)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints[name]
+        key = f"{where}.{name}" if where else name
+        if isinstance(hint, type) and is_dataclass(hint):
+            kwargs[name] = _build(hint, value, key)
+        else:
+            kwargs[name] = _coerce(value, hint, key)
+    for name, f in known.items():
+        if name not in kwargs and f.default is MISSING and f.default_factory is MISSING:
+            raise ConfigError(f"{where or 'config'}: missing key {name!r}")
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    return _build(TrainConfig, data, "").validate()
+
+
+def load_config(path: str | os.PathLike[str], overrides: list[str] | None = None) -> TrainConfig:
+    """Read a TOML config; `overrides` are "section.key=value" strings with TOML values (e.g. train.steps=10)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
+    for item in overrides or []:
+        apply_override(data, item)
+    try:
+        return config_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def apply_override(data: dict[str, Any], item: str) -> None:
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {item!r} is not section.key=value")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()  # a bare word is a string (e.g. name=foo)
+    parts = key.strip().split(".")
+    table = data
+    for part in parts[:-1]:
+        table = table.setdefault(part, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"override {item!r}: {part} is not a table")
+    table[parts[-1]] = value
+
+
+def config_to_toml(config: TrainConfig) -> str:
+    try:
+        import tomli_w
+    except ImportError:  # optional dependency: fall back to JSON, which TOML readers don't need
+        import json
+
+        return json.dumps(config.to_dict(), indent=2)
+    return tomli_w.dumps(config.to_dict())
+

@@ -1,5 +1,6 @@
 """The detection pipeline: person detector -> rotated region of interest -> landmarks (+ heatmap refinement) ->
-our 14 joints in photo pixels, plus a person mask from the selfie segmenter on the same region.
+our 14 joints in photo pixels, plus a person mask (the landmark model's segmentation output, or optionally the
+selfie segmenter on the same region).
 
 Written from MediaPipe's published graphs (pose_detection_cpu, pose_landmark_by_roi_cpu): detector on a 224²
 letterbox in [−1, 1]; region centred on the mid-hip keypoint, side 2·|kp1 − kp0|·1.25, turned so the body is
@@ -35,12 +36,15 @@ SEGMENTER_INPUT = 256
 ROI_SCALE = 1.25
 MIN_POSE_FLAG = 0.5  # the landmark model's "a person is in this region" probability
 MIN_PRESENCE = 0.5
+MIN_ROI_SIDE = 8.0  # px: anything smaller is not a person the landmark model can read
 REGION_PAD = 0.15  # a box region is searched with this margin around it (people overflow the boxes users draw)
 MODEL_FILES = {
     "detector": "pose_detection.onnx",
     "landmarks": "pose_landmark_full.onnx",
     "segmenter": "selfie_segmentation.onnx",
 }
+
+MASK_SOURCES = ("pose", "selfie")
 
 Region = tuple[float, float] | tuple[float, float, float, float]
 
@@ -67,6 +71,19 @@ class _Candidate:
     @property
     def body_side(self) -> float:
         return 2.0 * float(np.linalg.norm(self.keypoints[1] - self.keypoints[0]))
+
+
+@dataclass(frozen=True)
+class _LandmarkPass:
+    """One run of the landmark model on a rotated region, already mapped to photo pixels."""
+
+    crop: SquareCrop
+    pose_flag: float
+    landmarks: np.ndarray  # (33, 2)
+    alignment: np.ndarray  # (2, 2): body centre and the body-size/rotation point
+    visibility: np.ndarray  # (33,)
+    presence: np.ndarray  # (33,)
+    segmentation_logits: np.ndarray  # (256, 256) in crop pixels
 
 
 def _roi_from_alignment_points(centre: np.ndarray, scale_point: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -120,9 +137,16 @@ class PoseDetector:
     nothing else is shared, so one detector can serve a UI worker thread and the CLI alike.
     """
 
-    def __init__(self, model_dir: str | os.PathLike[str] | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self, model_dir: str | os.PathLike[str] | None = None, threads: int | None = None, mask_source: str = "pose"
+    ) -> None:
+        if mask_source not in MASK_SOURCES:
+            raise ValueError(f"mask_source must be one of {MASK_SOURCES}, not {mask_source!r}")
         self.model_dir = Path(model_dir) if model_dir is not None else resource_path("detector")
         self.threads = threads
+        # "pose": the landmark model's own segmentation (sharp, no shadows; free). "selfie": MediaPipe's selfie
+        # segmenter on the same region (spills into shadows and background on full-body photos; docs/detector.md).
+        self.mask_source = mask_source
         self._lock = threading.Lock()
         self._sessions: dict[str, object] | None = None
         self._anchors = ssd_anchor_centres()
@@ -173,23 +197,31 @@ class PoseDetector:
         corners = crop.to_photo(det.box.reshape(2, 2) * DETECTOR_INPUT - 0.5)
         return _Candidate(det.score, keypoints, corners.reshape(4))
 
-    def _landmarks(self, photo: np.ndarray, centre: np.ndarray, side: float, rotation: float):
+    def _landmarks(self, photo: np.ndarray, centre: np.ndarray, side: float, rotation: float) -> _LandmarkPass:
         crop = rotated_square_crop(centre, side, rotation, LANDMARK_INPUT)
-        pixels = crop.cut(photo, border=0).astype(np.float32) / 255.0
-        outputs = self._run("landmarks", pixels[None])
-        raw = outputs[0].reshape(-1, LANDMARK_VALUES)
-        pose_flag = float(np.asarray(outputs[1]).reshape(-1)[0])
-        heatmap = outputs[3][0]
-        xy = refine_with_heatmap(raw[:NUM_LANDMARKS, :2].astype(np.float64), heatmap, LANDMARK_INPUT)
-        # Landmarks 33/34 are the model's own alignment points (body centre, body size + rotation).
-        aux = raw[NUM_LANDMARKS : NUM_LANDMARKS + 2, :2].astype(np.float64)
-        return crop, pose_flag, xy, aux, sigmoid(raw[:NUM_LANDMARKS, 3]), sigmoid(raw[:NUM_LANDMARKS, 4])
-
-    def _mask(self, photo: np.ndarray, crop: SquareCrop) -> np.ndarray:
         pixels = crop.cut(photo).astype(np.float32) / 255.0
-        (probability,) = self._run("segmenter", pixels[None])
+        raw_landmarks, pose_flag, segmentation, heatmap, _ = self._run("landmarks", pixels[None])
+        raw = raw_landmarks.reshape(-1, LANDMARK_VALUES).astype(np.float64)
+        xy = refine_with_heatmap(raw[:NUM_LANDMARKS, :2], heatmap[0], LANDMARK_INPUT)
+        return _LandmarkPass(
+            crop=crop,
+            pose_flag=float(np.asarray(pose_flag).reshape(-1)[0]),
+            landmarks=crop.to_photo(xy - 0.5),
+            # Landmarks 33/34 are the model's own alignment points (body centre, body size + rotation).
+            alignment=crop.to_photo(raw[NUM_LANDMARKS : NUM_LANDMARKS + 2, :2] - 0.5),
+            visibility=sigmoid(raw[:NUM_LANDMARKS, 3]),
+            presence=sigmoid(raw[:NUM_LANDMARKS, 4]),
+            segmentation_logits=segmentation[0, :, :, 0],
+        )
+
+    def _mask(self, photo: np.ndarray, found: _LandmarkPass) -> np.ndarray:
         height, width = photo.shape[:2]
-        return np.clip(crop.paste_mask(probability[0, :, :, 0], width, height), 0.0, 1.0)
+        if self.mask_source == "pose":
+            probability = sigmoid(found.segmentation_logits).astype(np.float32)
+        else:
+            pixels = found.crop.cut(photo).astype(np.float32) / 255.0
+            probability = self._run("segmenter", pixels[None])[0][0, :, :, 0]
+        return np.clip(found.crop.paste_mask(probability, width, height), 0.0, 1.0)
 
     # ---------------------------------------------------------------------------------------------- public
     def detect(self, photo: np.ndarray, region: Region | None = None, with_mask: bool = True) -> Detection:
@@ -202,16 +234,22 @@ class PoseDetector:
         # The detector is trained on upright people; a photo shot sideways is retried turned by quarter turns.
         for quarter_turns in (0, 1, 3, 2):
             turned = np.ascontiguousarray(np.rot90(photo, quarter_turns))
-            found = self._detect_upright(turned, _turn_region(region, quarter_turns, width, height), with_mask)
+            turned_region = _turn_region(region, quarter_turns, width, height)
+            found = self._detect_upright(turned, turned_region, with_mask, tiles=quarter_turns == 0)
             if found is not None:
                 return _unturn_detection(found, quarter_turns, width, height)
         where = "in the given region" if region is not None else "in the photo"
         raise NoPersonFoundError(f"no person found {where}; try pointing at the person or drawing a box around them")
 
-    def _search_windows(self, photo: np.ndarray, region: Region | None) -> list[tuple[float, float, float, float] | None]:
+    def _search_windows(
+        self, photo: np.ndarray, region: Region | None, tiles: bool
+    ) -> list[tuple[float, float, float, float] | None]:
+        """Where to run the person detector, in order, until someone is found."""
         height, width = photo.shape[:2]
         if region is None:
-            return [None]
+            # The whole photo first; then (only if nobody was seen) overlapping squares along the long side, so a
+            # small person in a wide photo is seen 1.5–2× larger by the 224² detector.
+            return [None, *(_tiles(width, height) if tiles else [])]
         if len(region) == 4:
             x, y, w, h = region  # type: ignore[misc]
             return [(x - REGION_PAD * w, y - REGION_PAD * h, w * (1 + 2 * REGION_PAD), h * (1 + 2 * REGION_PAD))]
@@ -223,53 +261,65 @@ class PoseDetector:
             windows.append((px - side / 2, py - side / 2, side, side))
         return windows
 
-    def _detect_upright(self, photo: np.ndarray, region: Region | None, with_mask: bool) -> Detection | None:
-        for window in self._search_windows(photo, region):
+    def _detect_upright(
+        self, photo: np.ndarray, region: Region | None, with_mask: bool, tiles: bool = True
+    ) -> Detection | None:
+        for window in self._search_windows(photo, region, tiles):
             candidates = [c for c in self.person_candidates(photo, window) if _matches_region(c, region)]
             for candidate in sorted(candidates, key=lambda c: -c.body_side):
-                found = self._from_candidate(photo, candidate, region, with_mask)
+                found = self._from_candidate(photo, candidate, with_mask)
                 if found is not None:
                     return found
         return None
 
-    def _from_candidate(
-        self, photo: np.ndarray, candidate: _Candidate, region: Region | None, with_mask: bool
-    ) -> Detection | None:
+    def _from_candidate(self, photo: np.ndarray, candidate: _Candidate, with_mask: bool) -> Detection | None:
         height, width = photo.shape[:2]
         centre, side, rotation = _roi_from_alignment_points(candidate.keypoints[0], candidate.keypoints[1])
-        if side < 8:
+        if side < MIN_ROI_SIDE:
             return None
-        crop, flag, xy, aux, visibility, presence = self._landmarks(photo, centre, side, rotation)
-        if flag < MIN_POSE_FLAG:
+        first = self._landmarks(photo, centre, side, rotation)
+        if first.pose_flag < MIN_POSE_FLAG:
             return None
-        # Second pass from the landmark model's own alignment points: a tighter, better-turned region.
-        aux_photo = crop.to_photo(aux - 0.5)
-        centre2, side2, rotation2 = _roi_from_alignment_points(aux_photo[0], aux_photo[1])
-        if side2 >= 8:
-            crop2, flag2, xy2, _, visibility2, presence2 = self._landmarks(photo, centre2, side2, rotation2)
-            if flag2 >= MIN_POSE_FLAG:
-                crop, flag, xy, visibility, presence = crop2, flag2, xy2, visibility2, presence2
-        landmarks = crop.to_photo(xy - 0.5)
-        joints, joint_visibility, joint_presence = contract_joints(landmarks, visibility, presence)
+        # Second pass from the landmark model's own alignment points: a tighter, better-turned region. Both passes
+        # must agree that a person is there: a detector false positive rarely survives the re-centred look.
+        centre, side, rotation = _roi_from_alignment_points(first.alignment[0], first.alignment[1])
+        if side < MIN_ROI_SIDE:
+            return None
+        found = self._landmarks(photo, centre, side, rotation)
+        if found.pose_flag < MIN_POSE_FLAG:
+            return None
+        joints, joint_visibility, joint_presence = contract_joints(found.landmarks, found.visibility, found.presence)
         inside = (joints[:, 0] >= 0) & (joints[:, 0] <= width - 1) & (joints[:, 1] >= 0) & (joints[:, 1] <= height - 1)
         visible = (joint_presence >= MIN_PRESENCE) & inside
         if not visible.any():
             return None
         confidence = np.clip(joint_visibility, 0.0, 1.0)
         pose = Pose(joints, visible, width, height, confidence=confidence)
-        seen = np.concatenate([landmarks[presence >= MIN_PRESENCE], joints[visible]])
+        seen = np.concatenate([found.landmarks[found.presence >= MIN_PRESENCE], joints[visible]])
         x0, y0 = np.clip(seen.min(0), 0, [width - 1, height - 1])
         x1, y1 = np.clip(seen.max(0), 0, [width - 1, height - 1])
-        mask = self._mask(photo, crop) if with_mask else np.zeros((height, width), np.float32)
+        mask = self._mask(photo, found) if with_mask else np.zeros((height, width), np.float32)
         return Detection(
             pose=pose,
             confidence=confidence,
             mask=mask.astype(np.float32),
             box=(float(x0), float(y0), float(x1), float(y1)),
             score=float(candidate.score),
-            landmarks=landmarks,
-            landmark_presence=presence.astype(np.float64),
+            landmarks=found.landmarks,
+            landmark_presence=found.presence.astype(np.float64),
         )
+
+
+def _tiles(width: int, height: int) -> list[tuple[float, float, float, float]]:
+    """Squares of the short side's size, evenly spread along the long side with at least ~1/3 overlap."""
+    short, long = min(width, height), max(width, height)
+    if long <= short * 1.2:
+        return []
+    count = math.ceil((long - short) / (short * 2 / 3)) + 1
+    starts = np.linspace(0.0, long - short, count)
+    if width >= height:
+        return [(float(s), 0.0, float(short), float(short)) for s in starts]
+    return [(0.0, float(s), float(short), float(short)) for s in starts]
 
 
 def _matches_region(candidate: _Candidate, region: Region | None) -> bool:

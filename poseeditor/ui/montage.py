@@ -36,8 +36,8 @@ ROWS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Inputs and target stage",
         (
             ("source", "source crop"),
-            ("source_heatmaps", "source heatmaps"),
-            ("target_heatmaps", "target heatmaps"),
+            ("source_heatmaps", "src heatmaps"),
+            ("target_heatmaps", "tgt heatmaps"),
             ("background", "background"),
             ("foreground", "foreground"),
             ("foreground_mask", "fg mask"),

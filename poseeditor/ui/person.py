@@ -10,8 +10,6 @@ from poseeditor.presets import load_presets
 from poseeditor.skeleton import Pose
 from poseeditor.ui.document import default_pose_for
 
-CLICK_BOX_FRACTION = 0.6  # a click stands for a box this fraction of the photo's height around it
-
 PLACE_HINT = "drag the skeleton onto the person, then Pose → Use skeleton as the person's pose"
 
 
@@ -22,13 +20,15 @@ def default_pose(width: int, height: int) -> Pose:
     return default_pose_for(width, height, standing)
 
 
-def region_around(region: tuple[float, float, float, float], width: int, height: int) -> tuple[float, ...]:
-    """A drawn box as is (clipped to the photo); a click (empty box) grown to a person-sized box."""
+def detector_region(region: tuple[float, float, float, float], width: int, height: int) -> tuple[float, ...]:
+    """The detector's region for what the user did: a click (empty box) is the point (x, y); a drawn box,
+    clipped to the photo, is (x, y, w, h)."""
     x0, y0, x1, y1 = region
     if abs(x1 - x0) < 4 and abs(y1 - y0) < 4:
-        half = CLICK_BOX_FRACTION * height / 2
-        x0, x1, y0, y1 = x0 - half * 0.6, x0 + half * 0.6, y0 - half, y0 + half
-    return (max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
+        return (float(x0), float(y0))
+    x0, y0 = max(0.0, min(x0, x1)), max(0.0, min(y0, y1))
+    x1, y1 = min(float(width), max(region[0], region[2])), min(float(height), max(region[1], region[3]))
+    return (x0, y0, max(x1 - x0, 1.0), max(y1 - y0, 1.0))
 
 
 def find_person(photo: np.ndarray, region: tuple[float, float, float, float] | None = None) -> tuple[Pose, str]:
@@ -39,11 +39,11 @@ def find_person(photo: np.ndarray, region: tuple[float, float, float, float] | N
     except ImportError:
         return default_pose(w, h), f"No person detector is installed: placed a default skeleton — {PLACE_HINT}."
     try:
-        detection = detect(photo, region=region_around(region, w, h) if region else None)
-    except NoPersonFoundError as exc:
+        detection = detect(photo, region=detector_region(region, w, h) if region else None)
+    except NoPersonFoundError:
         where = "in that region" if region else "in this photo"
-        return default_pose(w, h), (f"No person found {where} ({exc}): placed a default skeleton — "
+        return default_pose(w, h), (f"No person found {where}: placed a default skeleton — "
                                     f"{PLACE_HINT}, or Pose → Point at the person.")
-    confidence = getattr(detection, "confidence", None)
-    note = f" (confidence {float(confidence):.2f})" if confidence is not None else ""
+    score = getattr(detection, "score", None)
+    note = f" (score {float(score):.2f})" if score is not None else ""
     return detection.pose, f"Person detected{note}. Wrong person? Pose → Point at the person."

@@ -60,6 +60,7 @@ class Detection:
     score: float  # person detector score in [0, 1]
     landmarks: np.ndarray  # (33, 2) BlazePose landmarks in photo pixels (for drawing and debugging)
     landmark_presence: np.ndarray  # (33,) in [0, 1]
+    rotation: float = 0.0  # the body's in-plane turn in radians (0 = upright, π/2 = head towards +x), ±π
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,7 @@ def _roi_from_alignment_points(centre: np.ndarray, scale_point: np.ndarray) -> t
     delta = scale_point - centre
     side = 2.0 * float(np.hypot(*delta)) * ROI_SCALE
     rotation = math.pi / 2 - math.atan2(-delta[1], delta[0])
-    rotation = (rotation + math.pi) % (2 * math.pi) - math.pi
-    return np.asarray(centre, dtype=np.float64), side, rotation
+    return np.asarray(centre, dtype=np.float64), side, _wrap_angle(rotation)
 
 
 def as_rgb8(photo: np.ndarray) -> np.ndarray:
@@ -231,15 +231,33 @@ class PoseDetector:
         photo = as_rgb8(photo)
         height, width = photo.shape[:2]
         region = _check_region(region, width, height)
-        # The detector is trained on upright people; a photo shot sideways is retried turned by quarter turns.
+        # The models work best on upright people. A photo shot sideways is retried turned by quarter turns. A
+        # person found more than 45° from upright is looked at again in the other quarter turns (the detector can
+        # mistake a lying person's legs for a whole body, head and feet swapped), keeping the most upright view.
         for quarter_turns in (0, 1, 3, 2):
-            turned = np.ascontiguousarray(np.rot90(photo, quarter_turns))
-            turned_region = _turn_region(region, quarter_turns, width, height)
-            found = self._detect_upright(turned, turned_region, with_mask, tiles=quarter_turns == 0)
-            if found is not None:
-                return _unturn_detection(found, quarter_turns, width, height)
+            found = self._detect_turned(photo, region, with_mask, quarter_turns)
+            if found is None:
+                continue
+            if _tilt(found, quarter_turns) <= math.pi / 4:
+                return found
+            views = [(found, quarter_turns)]
+            for other in {0, 1, 2, 3} - {quarter_turns}:
+                again = self._detect_turned(photo, region, with_mask, other)
+                if again is not None:
+                    views.append((again, other))
+            return min(views, key=lambda view: _tilt(*view))[0]
         where = "in the given region" if region is not None else "in the photo"
         raise NoPersonFoundError(f"no person found {where}; try pointing at the person or drawing a box around them")
+
+    def _detect_turned(
+        self, photo: np.ndarray, region: Region | None, with_mask: bool, quarter_turns: int
+    ) -> Detection | None:
+        """Detect in np.rot90(photo, quarter_turns); the result is mapped back to the photo's frame."""
+        height, width = photo.shape[:2]
+        turned = np.ascontiguousarray(np.rot90(photo, quarter_turns)) if quarter_turns else photo
+        turned_region = _turn_region(region, quarter_turns, width, height)
+        found = self._detect_upright(turned, turned_region, with_mask, tiles=quarter_turns == 0)
+        return None if found is None else _unturn_detection(found, quarter_turns, width, height)
 
     def _search_windows(
         self, photo: np.ndarray, region: Region | None, tiles: bool
@@ -307,6 +325,7 @@ class PoseDetector:
             score=float(candidate.score),
             landmarks=found.landmarks,
             landmark_presence=found.presence.astype(np.float64),
+            rotation=rotation,
         )
 
 
@@ -373,5 +392,15 @@ def _unturn_detection(found: Detection, quarter_turns: int, width: int, height: 
         score=found.score,
         landmarks=landmarks,
         landmark_presence=found.landmark_presence,
+        rotation=_wrap_angle(found.rotation + quarter_turns * math.pi / 2),
     )
+
+
+def _wrap_angle(angle: float) -> float:
+    return (angle + math.pi) % (2 * math.pi) - math.pi
+
+
+def _tilt(found: Detection, quarter_turns: int) -> float:
+    """How far from upright the person was in the frame turned by `quarter_turns`."""
+    return abs(_wrap_angle(found.rotation - quarter_turns * math.pi / 2))
 

@@ -1,0 +1,132 @@
+"""Size and speed of generator configs: parameters, multiply-accumulates and onnxruntime median latency per stage.
+
+    python -m models.measure --config compact paper --size 256 128 --threads 1 2 [--repeats 30] [--json OUT]
+
+This is the tool behind the numbers in docs/models.md (random weights: speed does not depend on them). The
+application-level benchmark with the warp and both backends is benchmarks/latency.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.config import GeneratorConfig, get_config
+from models.generator import PoseWarpGenerator, SourceStage, TargetStage
+from models.onnx_export import export_onnx, stage_example_inputs
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def count_macs(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> int:
+    """Multiply-accumulates of the convolutions for one forward pass (the rest is a rounding error)."""
+    total = 0
+
+    def hook(conv: nn.Module, _inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        nonlocal total
+        assert isinstance(conv, nn.Conv2d)
+        kh, kw = conv.kernel_size
+        per_output = kh * kw * conv.in_channels // conv.groups
+        total += int(out.numel() // out.shape[0]) * per_output
+
+    handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            module(*[t[:1] for t in inputs])
+    finally:
+        for h in handles:
+            h.remove()
+    return total
+
+
+def ort_session(path: str | Path, threads: int):  # -> onnxruntime.InferenceSession
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def median_ms(run, repeats: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return statistics.median(times)
+
+
+def measure_config(config: GeneratorConfig, threads: list[int], repeats: int) -> list[dict]:
+    torch.manual_seed(0)
+    generator = PoseWarpGenerator(config).eval()
+    rows = []
+    stages = {"source": SourceStage(generator), "target": TargetStage(generator)}
+    with tempfile.TemporaryDirectory() as folder:
+        paths = export_onnx(generator, folder)
+        for stage, module in stages.items():
+            inputs = stage_example_inputs(generator, stage)
+            params = count_parameters(module)
+            macs = count_macs(module, inputs)
+            for n in threads:
+                session = ort_session(paths[stage], n)
+                feed = {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs)}
+                ms = median_ms(lambda: session.run(None, feed), repeats)
+                rows.append(
+                    {
+                        "config": config.name,
+                        "size": config.image_size,
+                        "stage": stage,
+                        "threads": n,
+                        "params": params,
+                        "gmacs": round(macs / 1e9, 3),
+                        "median_ms": round(ms, 2),
+                    }
+                )
+                print(
+                    f"{config.name:>10} {config.image_size:4d} {stage:>6}  threads={n}  params={params / 1e6:6.2f}M  "
+                    f"GMACs={macs / 1e9:6.2f}  median={ms:7.1f} ms",
+                    flush=True,
+                )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m models.measure", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", nargs="+", default=["compact", "paper"])
+    parser.add_argument("--size", nargs="+", type=int, default=[256, 128])
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    args = parser.parse_args(argv)
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    np.set_printoptions(precision=3)
+    rows = []
+    for name in args.config:
+        for size in args.size:
+            rows += measure_config(get_config(name, size), args.threads, args.repeats)
+    if args.json:
+        from poseeditor.image_io import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps({"rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Export the generator's two inference stages to ONNX: `source.onnx` and `target.onnx` (DESIGN.md §3).
+
+Weights are embedded in each .onnx (no `.onnx.data` side file: the editor copies and loads one file per stage).
+The warp between the stages is not in either graph: it is cheaper in cv2/torch than as ONNX GridSample.
+The batch dimension is dynamic; the spatial size is fixed by the model's config.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from models.generator import (
+    SOURCE_INPUTS,
+    SOURCE_OUTPUTS,
+    TARGET_INPUTS,
+    TARGET_OUTPUTS,
+    PoseWarpGenerator,
+    SourceStage,
+    TargetStage,
+)
+from poseeditor.errors import ExportError
+
+OPSET = 18
+
+
+def stage_example_inputs(generator: PoseWarpGenerator, stage: str) -> tuple[torch.Tensor, ...]:
+    """Example inputs of the right shapes for `stage` ("source" or "target"), batch 1."""
+    cfg = generator.config
+    s, j, limbs, layers = cfg.image_size, cfg.num_joints, cfg.num_limbs, cfg.num_layers
+    g = torch.Generator().manual_seed(0)
+    if stage == "source":
+        prior = torch.rand(1, layers, s, s, generator=g) + 1e-3
+        return (
+            torch.rand(1, 3, s, s, generator=g) * 2 - 1,
+            torch.rand(1, j, s, s, generator=g),
+            prior / prior.sum(dim=1, keepdim=True),
+        )
+    if stage == "target":
+        return (
+            torch.rand(1, 3 * limbs, s, s, generator=g) * 2 - 1,
+            torch.rand(1, j, s, s, generator=g),
+            torch.rand(1, 3, s, s, generator=g) * 2 - 1,
+        )
+    raise ValueError(f"unknown stage {stage!r} (source or target)")
+
+
+def export_stage(
+    module: nn.Module,
+    example_inputs: tuple[torch.Tensor, ...],
+    input_names: tuple[str, ...],
+    output_names: tuple[str, ...],
+    path: str | os.PathLike[str],
+    dynamic_batch: bool = True,
+) -> Path:
+    """Export one module to a single self-contained .onnx file at `path`, written atomically."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ExportError(f"{path}: the folder {path.parent} does not exist")
+    module = module.eval()
+    batch = torch.export.Dim("batch", min=1, max=64)
+    dynamic_shapes = {name: {0: batch} for name in _forward_argument_names(module)} if dynamic_batch else None
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's progress chatter and deprecation notes
+        program = torch.onnx.export(
+            module,
+            example_inputs,
+            input_names=list(input_names),
+            output_names=list(output_names),
+            opset_version=OPSET,
+            dynamo=True,
+            external_data=False,
+            dynamic_shapes=dynamic_shapes,
+            verbose=False,
+        )
+    if program is None:
+        raise ExportError("the ONNX exporter returned nothing")
+    # Write next to the target, then rename: a reader never sees half a model.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        program.save(tmp, external_data=False)
+        side_file = Path(tmp + ".data")
+        if side_file.exists():  # never expected with external_data=False; refuse rather than ship a broken model
+            side_file.unlink()
+            raise ExportError(f"{path}: the exporter wrote weights to a side file; the model is too large to embed")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _forward_argument_names(module: nn.Module) -> list[str]:
+    import inspect
+
+    return [p for p in inspect.signature(module.forward).parameters]
+
+
+def export_onnx(generator: PoseWarpGenerator, folder: str | os.PathLike[str], dynamic_batch: bool = True) -> dict:
+    """Write `source.onnx` and `target.onnx` for `generator` into `folder`; returns {stage: path}."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ExportError(f"{folder}: not a folder")
+    was_training = generator.training
+    generator.eval()
+    try:
+        paths = {
+            "source": export_stage(
+                SourceStage(generator),
+                stage_example_inputs(generator, "source"),
+                SOURCE_INPUTS,
+                SOURCE_OUTPUTS,
+                folder / "source.onnx",
+                dynamic_batch,
+            ),
+            "target": export_stage(
+                TargetStage(generator),
+                stage_example_inputs(generator, "target"),
+                TARGET_INPUTS,
+                TARGET_OUTPUTS,
+                folder / "target.onnx",
+                dynamic_batch,
+            ),
+        }
+    finally:
+        generator.train(was_training)
+    return paths

@@ -1,0 +1,194 @@
+"""The four-module generator on a tiny config: shapes, ranges, the prior, the warp against cv2, the stages."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from models.config import get_config
+from models.generator import PoseWarpGenerator, SourceStage, TargetStage
+from poseeditor.geometry import limb_transforms
+from poseeditor.priors import segmentation_prior
+
+S = 64
+
+
+def random_inputs(n: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    prior = torch.rand(n, 11, S, S, generator=g) + 0.01
+    angle = torch.rand(n, 10, generator=g) - 0.5
+    scale = 0.8 + 0.4 * torch.rand(n, 10, generator=g)
+    shift = (torch.rand(n, 10, 2, generator=g) - 0.5) * 10
+    transforms = torch.zeros(n, 10, 2, 3)
+    transforms[..., 0, 0] = scale * torch.cos(angle)
+    transforms[..., 0, 1] = -scale * torch.sin(angle)
+    transforms[..., 1, 0] = scale * torch.sin(angle)
+    transforms[..., 1, 1] = scale * torch.cos(angle)
+    transforms[..., :, 2] = shift
+    return {
+        "image": torch.rand(n, 3, S, S, generator=g) * 2 - 1,
+        "source_heatmaps": torch.rand(n, 14, S, S, generator=g),
+        "target_heatmaps": torch.rand(n, 14, S, S, generator=g),
+        "prior": prior / prior.sum(1, keepdim=True),
+        "transforms": transforms,
+    }
+
+
+@pytest.fixture(scope="module")
+def generator() -> PoseWarpGenerator:
+    torch.manual_seed(0)
+    return PoseWarpGenerator(get_config("tiny")).eval()
+
+
+def test_forward_shapes_and_ranges(generator: PoseWarpGenerator) -> None:
+    with torch.no_grad():
+        out = generator(**random_inputs())
+    shapes = {"part_logits": 11, "part_masks": 11, "background": 3, "warped_layers": 30, "foreground": 3,
+              "mask": 1, "output": 3}  # fmt: skip
+    assert set(out) == set(shapes)
+    for name, channels in shapes.items():
+        assert out[name].shape == (2, channels, S, S), name
+        assert torch.isfinite(out[name]).all(), name
+    assert torch.allclose(out["part_masks"].sum(1), torch.ones(2, S, S), atol=1e-5)
+    for name in ("background", "foreground", "output"):
+        assert out[name].abs().max() <= 1.0
+    assert 0.0 <= out["mask"].min() and out["mask"].max() <= 1.0
+    expected = out["mask"] * out["foreground"] + (1 - out["mask"]) * out["background"]
+    assert torch.allclose(out["output"], expected, atol=1e-6)
+
+
+def test_zero_logits_give_back_the_prior(generator: PoseWarpGenerator) -> None:
+    """masks = softmax(logits + log prior): with the head zeroed, the masks are the (normalised) prior itself."""
+    inputs = random_inputs()
+    head = generator.segmentation_head
+    saved = (head.weight.detach().clone(), head.bias.detach().clone())
+    try:
+        with torch.no_grad():
+            head.weight.zero_()
+            head.bias.zero_()
+            logits, masks = generator.segment(inputs["image"], inputs["source_heatmaps"], inputs["prior"])
+        assert torch.count_nonzero(logits) == 0
+        assert torch.allclose(masks, inputs["prior"], atol=1e-5)
+    finally:
+        with torch.no_grad():
+            head.weight.copy_(saved[0])
+            head.bias.copy_(saved[1])
+
+
+def test_zero_prior_stays_finite(generator: PoseWarpGenerator) -> None:
+    inputs = random_inputs()
+    prior = torch.zeros_like(inputs["prior"])
+    prior[:, 0] = 1.0
+    with torch.no_grad():
+        _, masks = generator.segment(inputs["image"], inputs["source_heatmaps"], prior)
+    assert torch.isfinite(masks).all()
+    assert masks[:, 0].min() > 0.99  # a (near) zero prior is overruled only by huge logits
+
+
+def _smooth_image(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return cv2.GaussianBlur(rng.uniform(-1, 1, (S, S, 3)).astype(np.float32), (0, 0), 2.0) * 3
+
+
+def test_warp_matches_cv2_warp_affine_inverse_map() -> None:
+    image = _smooth_image(1)
+    masks = np.random.default_rng(2).uniform(0.1, 1, (11, S, S)).astype(np.float32)
+    masks /= masks.sum(0, keepdims=True)
+    source_xy = np.random.default_rng(3).uniform(12, 52, (14, 2))
+    target_xy = source_xy + np.random.default_rng(4).normal(0, 6, (14, 2))
+    transforms = limb_transforms(source_xy, target_xy)  # (10, 2, 3) target pixel -> source pixel
+    warped = PoseWarpGenerator.warp(
+        torch.from_numpy(image.transpose(2, 0, 1))[None],
+        torch.from_numpy(masks)[None],
+        torch.from_numpy(transforms).float()[None],
+    )[0].numpy()
+    for limb in range(10):
+        layer = image * masks[limb + 1][:, :, None]
+        reference = cv2.warpAffine(
+            layer, transforms[limb], (S, S), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        )  # fmt: skip
+        ours = warped[3 * limb : 3 * limb + 3].transpose(1, 2, 0)
+        # cv2 quantises sample positions to 1/32 px; on this smooth image that is a few hundredths at most
+        assert np.abs(ours - reference).max() < 0.03, limb
+        assert np.abs(ours - reference).mean() < 0.003, limb
+        # and the comparison can fail: the forward map (a common mistake) is far off
+        forward = cv2.warpAffine(layer, transforms[limb], (S, S), flags=cv2.INTER_LINEAR)
+        if np.abs(transforms[limb] - np.eye(2, 3)).max() > 0.05:
+            assert np.abs(ours - forward).max() > 0.05, limb
+
+
+def test_warp_integer_shift_is_exact_with_zeros_outside() -> None:
+    image = torch.from_numpy(_smooth_image(5).transpose(2, 0, 1))[None]
+    masks = torch.zeros(1, 11, S, S)
+    masks[:, 1:] = 0.1
+    transforms = torch.zeros(1, 10, 2, 3)
+    transforms[:, :, 0, 0] = transforms[:, :, 1, 1] = 1.0
+    transforms[:, :, 0, 2] = 3.0  # target (x, y) samples source (x + 3, y)
+    warped = PoseWarpGenerator.warp(image, masks, transforms)
+    layer = image[0] * 0.1
+    assert torch.allclose(warped[0, :3, :, : S - 3], layer[:, :, 3:], atol=1e-6)
+    assert torch.count_nonzero(warped[0, :3, :, S - 3 + 1 :]) == 0  # sampled from outside the image: zeros
+
+
+def test_warp_rejects_wrong_transform_shapes() -> None:
+    with pytest.raises(ValueError, match="transforms must be"):
+        PoseWarpGenerator.warp(torch.zeros(1, 3, S, S), torch.zeros(1, 11, S, S), torch.zeros(1, 11, 2, 3))
+
+
+def test_stages_reproduce_forward(generator: PoseWarpGenerator) -> None:
+    inputs = random_inputs(n=1, seed=7)
+    with torch.no_grad():
+        full = generator(**inputs)
+        part_masks, background = SourceStage(generator)(inputs["image"], inputs["source_heatmaps"], inputs["prior"])
+        warped = generator.warp(inputs["image"], part_masks, inputs["transforms"])
+        foreground, mask, output = TargetStage(generator)(warped, inputs["target_heatmaps"], background)
+    for name, value in [("part_masks", part_masks), ("background", background), ("warped_layers", warped),
+                        ("foreground", foreground), ("mask", mask), ("output", output)]:  # fmt: skip
+        assert torch.allclose(value, full[name], atol=1e-6), name
+
+
+def test_target_pose_changes_only_the_target_stage(generator: PoseWarpGenerator) -> None:
+    a = random_inputs(n=1, seed=8)
+    b = dict(a, target_heatmaps=torch.roll(a["target_heatmaps"], 5, dims=3))
+    with torch.no_grad():
+        out_a, out_b = generator(**a), generator(**b)
+    assert torch.equal(out_a["part_masks"], out_b["part_masks"])
+    assert torch.equal(out_a["background"], out_b["background"])
+    assert not torch.allclose(out_a["output"], out_b["output"])
+
+
+def test_every_module_gets_gradients() -> None:
+    torch.manual_seed(1)
+    generator = PoseWarpGenerator(get_config("tiny")).train()
+    out = generator(**random_inputs(n=2, seed=9))
+    loss = out["output"].abs().mean() + out["part_logits"].square().mean()
+    loss.backward()
+    for name, p in generator.named_parameters():
+        assert p.grad is not None and torch.count_nonzero(p.grad) > 0, name
+
+
+def test_prior_from_poseeditor_runs_through(generator: PoseWarpGenerator) -> None:
+    xy = np.random.default_rng(10).uniform(10, 54, (14, 2))
+    prior = torch.from_numpy(segmentation_prior(xy, np.ones(14, bool), S))[None]
+    inputs = random_inputs(n=1)
+    with torch.no_grad():
+        _, masks = generator.segment(inputs["image"], inputs["source_heatmaps"], prior)
+    assert masks.shape == (1, 11, S, S) and torch.isfinite(masks).all()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(prior=torch.zeros(1, 10, S, S)), "prior must be"),
+        (dict(source_heatmaps=torch.zeros(1, 13, S, S)), "source_heatmaps must be"),
+        (dict(image=torch.zeros(1, 3, 44, 44), source_heatmaps=torch.zeros(1, 14, 44, 44),
+              target_heatmaps=torch.zeros(1, 14, 44, 44), prior=torch.zeros(1, 11, 44, 44)), "divisible by 8"),
+    ],
+)  # fmt: skip
+def test_bad_inputs_are_named(generator: PoseWarpGenerator, change: dict, message: str) -> None:
+    inputs = {**random_inputs(n=1), **change}
+    with pytest.raises(ValueError, match=message):
+        generator(**inputs)

@@ -30,9 +30,11 @@ class ConfigError(TrainerError):
 
 @dataclass
 class ModelSection:
-    architecture: str = "posewarp"  # "posewarp": the paper's four modules; "unet": the single-U-Net baseline
-    config: str = "compact"  # a name in models.config.CONFIGS
+    architecture: str = "posewarp"  # "posewarp": the paper's four modules; "unet": the paper's single-U-Net baseline
+    config: str = "compact"  # a name in models.config.CONFIGS (a "unet" uses that config's single_unet shape)
     image_size: int = 128
+    discriminator_width: int = 32  # PatchGAN base width (pix2pix uses 64; 32 keeps the CPU step affordable)
+    discriminator_layers: int = 3
 
 
 @dataclass
@@ -120,6 +122,8 @@ class TrainConfig:
             CONFIGS[m.config].with_size(m.image_size)
         except ValueError as exc:
             raise ConfigError(f"model.image_size {m.image_size}: {exc}") from None
+        _positive("model.discriminator_width", m.discriminator_width)
+        _positive("model.discriminator_layers", m.discriminator_layers)
         if d.weights and len(d.weights) != len(d.train):
             raise ConfigError(f"data.weights has {len(d.weights)} entries for {len(d.train)} data.train folders")
         if any(w < 0 for w in d.weights) or (d.weights and sum(d.weights) <= 0):
@@ -150,9 +154,10 @@ class TrainConfig:
             )
         if lo.ms_ssim > 0 and m.image_size < 64:
             raise ConfigError("loss.ms_ssim needs model.image_size >= 64 (five scales)")
-        if m.architecture == "unet" and (lo.part_ce > 0 or lo.background > 0):
-            # The single U-Net has no segmentation or background module: those losses do not apply.
+        if m.architecture == "unet" and (lo.part_ce > 0 or lo.mask_bce > 0 or lo.background > 0):
+            # The single U-Net has no segmentation, mask or background module: those losses do not apply.
             lo.part_ce = 0.0
+            lo.mask_bce = 0.0
             lo.background = 0.0
         _positive("checkpoint.every_minutes", self.checkpoint.every_minutes)
         _positive("checkpoint.keep", self.checkpoint.keep)

@@ -9,7 +9,6 @@ at 128² gets its inputs at 128² and its output upsampled, so every row is judg
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -40,19 +39,15 @@ class LoadedModel:
 
 
 def build_from_config(generator_config: dict[str, Any], architecture: str) -> nn.Module:
+    from models.baselines import SingleUNet
     from models.config import GeneratorConfig
+    from models.generator import PoseWarpGenerator
 
     try:
         cfg = GeneratorConfig.from_dict(generator_config)
+        return SingleUNet(cfg) if architecture == "unet" else PoseWarpGenerator(cfg)
     except (ValueError, TypeError, KeyError) as exc:
         raise TrainerError(f"the model's generator config is not valid: {exc}") from None
-    if architecture == "unet":
-        from models.baselines import SingleUNet
-
-        return SingleUNet(cfg)
-    from models.generator import PoseWarpGenerator
-
-    return PoseWarpGenerator(cfg)
 
 
 def load_model(path: str | os.PathLike[str]) -> LoadedModel:
@@ -61,19 +56,13 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
 
     path = Path(path).expanduser()
     if path.is_dir() and (path / "model.json").is_file():
-        meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
-        training = meta.get("training", {})
-        architecture = training.get("architecture", "posewarp")
-        if architecture == "posewarp":
-            from models.artifact import load_generator
+        from models.artifact import load_model as load_artifact
+        from models.artifact_meta import read_model_json
 
-            generator = load_generator(path)
-        else:
-            from safetensors.torch import load_file
-
-            generator = build_from_config(meta["config"], architecture)
-            generator.load_state_dict(load_file(str(path / "generator.safetensors")))
-        return LoadedModel(generator.eval(), architecture, int(meta["config"]["image_size"]), training, str(path))
+        meta = read_model_json(path)
+        generator = load_artifact(path)
+        return LoadedModel(generator, meta["architecture"], int(meta["config"]["image_size"]), meta["training"],
+                           str(path))
     if path.is_dir():
         found = latest_checkpoint(path)
         if found is None:
@@ -175,8 +164,11 @@ def run_model(model: LoadedModel, batch: dict[str, torch.Tensor]) -> dict[str, t
     """Outputs resized to the evaluation size, images in [0, 1]."""
     eval_size = batch["image_src"].shape[-1]
     x = model_inputs_at(batch, model.image_size)
+    from trainer.loop import run_generator
+
     with torch.no_grad():
-        out = model.generator(x["image_src"], x["heatmaps_src"], x["heatmaps_tgt"], x["prior_src"], x["transforms"])
+        out = run_generator(model.generator, x["image_src"], x["heatmaps_src"], x["heatmaps_tgt"], x["prior_src"],
+                            x["transforms"])
     result = {}
     for key in ("output", "foreground", "background", "mask"):
         if key in out:

@@ -8,7 +8,6 @@ export that the editor would run differently from training is refused.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -21,35 +20,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.artifact import save_generator
+
 from poseeditor.errors import ExportError
 from poseeditor.image_io import atomic_write_text
 from trainer.evaluate import EvalResult, LoadedModel, format_table, load_model
 
-ARTIFACT_FORMAT = "poseeditor-generator"
-ARTIFACT_VERSION = 1
 ROUND_TRIP_TOLERANCE = 2e-3  # max |onnxruntime − torch| on [-1,1] outputs (float32, different kernels)
 
 
-def write_generator_files(generator: nn.Module, folder: Path, training: dict[str, Any]) -> None:
-    """model.json + generator.safetensors, through models.artifact when it exists (the one owner of the format)."""
-    try:
-        from models.artifact import save_generator
-    except ModuleNotFoundError as exc:
-        if exc.name != "models.artifact":
-            raise
-        save_generator = None
-    if save_generator is not None:
-        save_generator(generator, folder, training)
-        return
-    from safetensors.torch import save as safetensors_bytes
-
-    from poseeditor.image_io import atomic_write_bytes
-
-    state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
-    atomic_write_bytes(folder / "generator.safetensors", safetensors_bytes(state))
-    meta = {"format": ARTIFACT_FORMAT, "format_version": ARTIFACT_VERSION, "config": generator.config.to_dict(),
-            "training": training}
-    atomic_write_text(folder / "model.json", json.dumps(meta, indent=2))
 
 
 def round_trip_check(folder: Path, generator: nn.Module) -> dict[str, float]:
@@ -114,7 +93,7 @@ def export_checkpoint(
         training = dict(loaded.training)
         training["exported_from"] = str(checkpoint)
         training["exported_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        write_generator_files(generator, staging, training)
+        save_generator(generator, staging, training)
         from models.onnx_export import export_onnx
 
         export_onnx(generator, staging)

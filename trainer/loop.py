@@ -62,9 +62,28 @@ def build_generator(config: TrainConfig) -> nn.Module:
 
 
 def build_discriminator(config: TrainConfig) -> nn.Module:
-    from models.discriminator import PatchDiscriminator
+    from models.discriminator import DiscriminatorConfig, PatchDiscriminator
 
-    return PatchDiscriminator(image_size=config.model.image_size)
+    width = config.model.discriminator_width
+    return PatchDiscriminator(
+        DiscriminatorConfig(base_width=width, layers=config.model.discriminator_layers, max_width=max(width, 8 * width))
+    )
+
+
+def run_generator(
+    generator: nn.Module,
+    image_src: torch.Tensor,
+    heatmaps_src: torch.Tensor,
+    heatmaps_tgt: torch.Tensor,
+    prior_src: torch.Tensor,
+    transforms: torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """The generator's outputs as a dict, for the four-module generator and the single-U-Net baseline alike."""
+    from models.generator import PoseWarpGenerator
+
+    if isinstance(generator, PoseWarpGenerator):
+        return dict(generator(image_src, heatmaps_src, heatmaps_tgt, prior_src, transforms))
+    return {"output": generator(image_src, heatmaps_src, heatmaps_tgt)}
 
 
 def discriminate(discriminator: nn.Module, image: torch.Tensor, heatmaps: torch.Tensor) -> tuple[list, list]:
@@ -97,7 +116,7 @@ class TrainingForward(nn.Module):
         hole_mask: torch.Tensor | None = None,
         hole_heatmaps: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        out = dict(self.generator(image_src, heatmaps_src, heatmaps_tgt, prior_src, transforms))
+        out = run_generator(self.generator, image_src, heatmaps_src, heatmaps_tgt, prior_src, transforms)
         if hole_input is not None:
             # The background module sees image·(background mask) and the mask: here the mask is "not the hole".
             out["hole_background"] = self.generator.inpaint_background(hole_input, 1.0 - hole_mask, hole_heatmaps)
@@ -462,10 +481,10 @@ def _train(
                 raise TrainerError(f"the loss became {float(total.detach())} at step {step}; lower train.lr or check the data")
             rate.add(per_rank_batch * dist_info.world_size, time.perf_counter() - t_step)
             if step % config.log.every_steps == 0 or step == target_step:
-                logs = {k: float(v) for k, v in terms.items()}
+                logs = {k: float(v.detach()) for k, v in terms.items()}
                 logs["total"] = float(total.detach())
                 if d_loss is not None:
-                    logs["d_loss"] = float(d_loss)
+                    logs["d_loss"] = float(d_loss.detach())
                 logs = mean_over_ranks(logs, dist_info)
                 if writer is not None:
                     writer.log(step, elapsed(), rate.value, "adversarial" if adversarial else "reconstruction", logs)
@@ -568,7 +587,7 @@ class _RunWriter:
         generator.eval()
         with torch.no_grad():
             b = _to(batch, device)
-            out = generator(*(b[k] for k in ("image_src", "heatmaps_src", "heatmaps_tgt", "prior_src", "transforms")))
+            out = run_generator(generator, *(b[k] for k in PAIR_KEYS if k != "image_tgt"))
         generator.train(was_training)
         save_sheet(self.run_dir / "samples" / f"step_{step:09d}.png", batch, out, self.sample_count)
 

@@ -1,0 +1,192 @@
+"""The training loop: loss falls on a fixed batch, resume == uninterrupted, checkpoints, configs and errors."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from poseeditor.errors import PoseEditorError
+from trainer.config import ConfigError, TrainerError, config_from_dict, load_config
+
+
+@pytest.fixture(scope="module")
+def toy_root(tmp_path_factory) -> Path:
+    from trainer.data.toy import write_toy_dataset
+
+    root = tmp_path_factory.mktemp("toy")
+    write_toy_dataset(root, videos=4, frames=4, width=48, height=64)
+    return root
+
+
+def tiny_config(toy_root: Path, out: Path, **sections) -> dict:
+    cfg = {
+        "name": "tiny",
+        "out_dir": str(out),
+        "model": {"config": "tiny", "image_size": 32, "discriminator_width": 4, "discriminator_layers": 2},
+        "data": {"train": [str(toy_root)], "holes": [str(toy_root)], "workers": 0, "held_out_fraction": 0.25},
+        "train": {"batch_size": 2, "steps": 6, "hole_batch_size": 2, "threads": 1, "adversarial_start": 3},
+        "log": {"every_steps": 1, "progress": False, "sample_count": 2},
+        "checkpoint": {"every_steps": 3, "keep": 2},
+    }
+    for name, values in sections.items():
+        cfg.setdefault(name, {}).update(values)
+    return cfg
+
+
+def read_log(run: Path) -> list[dict[str, str]]:
+    with open(run / "log.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(toy_root, tmp_path):
+    from trainer.loop import TrainingData, prepare_data, train
+
+    cfg = config_from_dict(tiny_config(
+        toy_root, tmp_path / "run",
+        train={"steps": 40, "adversarial_start": 1000, "lr": 2e-3, "hole_batch_size": 0},
+        checkpoint={"every_steps": 0},
+    ))
+    real = prepare_data(cfg)
+    fixed = [real.pairs[i] for i in range(2)]
+
+    class FixedPairs(torch.utils.data.Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return fixed[i % 2]
+
+    data = TrainingData(pairs=FixedPairs(), holes=None, sample_batch=real.sample_batch, description=real.description)
+    result = train(cfg, data=data)
+    assert result.step == 40
+    totals = [float(r["total"]) for r in read_log(tmp_path / "run")]
+    assert len(totals) == 40
+    first, last = sum(totals[:3]) / 3, sum(totals[-3:]) / 3
+    assert last < 0.8 * first, (first, last)
+
+
+def test_resume_reproduces_the_uninterrupted_run(toy_root, tmp_path):
+    """Includes the adversarial phase (from step 3) and the hole batches, so D, both optimizers and both data
+    streams must continue exactly."""
+    from trainer.loop import train
+
+    straight = train(config_from_dict(tiny_config(toy_root, tmp_path / "a")))
+    assert straight.step == 6
+    cfg_b = config_from_dict(tiny_config(toy_root, tmp_path / "b"))
+    first = train(cfg_b, stop_after=4)  # checkpoint at 3 (every_steps) and at the stop, 4
+    assert first.step == 4
+    resumed = train(cfg_b, resume=True)
+    assert resumed.step == 6
+    for (name, a), (_, b) in zip(straight.generator.state_dict().items(), resumed.generator.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-6, rtol=0), name
+    for (name, a), (_, b) in zip(straight.discriminator.state_dict().items(),
+                                 resumed.discriminator.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-6, rtol=0), name
+    # the log continues across the resume, and phases switch at adversarial_start
+    rows = read_log(tmp_path / "b")
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert [r["phase"] for r in rows] == ["reconstruction"] * 3 + ["adversarial"] * 3
+    assert (tmp_path / "b" / "config.toml").is_file()
+    assert list((tmp_path / "b" / "samples").glob("step_*.png"))
+
+
+def test_checkpoints_keep_the_last_k_and_refuse_to_overwrite_a_run(toy_root, tmp_path):
+    from trainer.checkpoint import list_checkpoints, load_checkpoint
+    from trainer.loop import train
+
+    cfg = config_from_dict(tiny_config(toy_root, tmp_path / "run", checkpoint={"every_steps": 1, "keep": 2}))
+    train(cfg)
+    found = list_checkpoints(tmp_path / "run")
+    assert [p.name for p in found] == ["ckpt_000000005.safetensors", "ckpt_000000006.safetensors"]
+    ckpt = load_checkpoint(found[-1])
+    assert ckpt.step == 6 and ckpt.meta["samples_seen"] == 12
+    assert set(ckpt.optimizers) == {"g", "d"} and ckpt.optimizers["g"]["state"]
+    with pytest.raises(TrainerError, match="--resume"):
+        train(cfg)
+    assert not list((tmp_path / "run" / "checkpoints").glob(".*tmp"))  # atomic writes leave no temp files
+
+
+def test_resume_without_checkpoint_and_corrupt_checkpoint_are_clear_errors(toy_root, tmp_path):
+    from trainer.checkpoint import CheckpointError, load_checkpoint
+    from trainer.loop import train
+
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        train(config_from_dict(tiny_config(toy_root, tmp_path / "empty")), resume=True)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    with pytest.raises(CheckpointError):
+        load_checkpoint(bad)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"trian": {"steps": 1}}, "unknown key"),
+        ({"train": {"steps": "many"}}, "train.steps must be an integer"),
+        ({"train": {"batch_size": 0}}, "train.batch_size must be > 0"),
+        ({"model": {"config": "huge"}}, "model.config must be one of"),
+        ({"model": {"image_size": 30}}, "image_size"),
+        ({"loss": {"vgg": 1.0}}, "vgg_weights"),
+        ({"loss": {"gan_mode": "wgan"}}, "gan_mode"),
+        ({"data": {"weights": [1.0, 2.0]}}, "data.weights has 2 entries"),
+    ],
+)
+def test_bad_configs_are_rejected_with_the_key_named(change, message):
+    cfg = {"data": {"train": ["x"]}}
+    for section, values in change.items():
+        cfg.setdefault(section, {}).update(values)
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(cfg)
+
+
+def test_config_file_overrides_and_resolved_round_trip(tmp_path):
+    import tomllib
+
+    from trainer.config import config_to_toml
+
+    path = tmp_path / "c.toml"
+    path.write_text('name = "x"\n[train]\nsteps = 5\n')
+    cfg = load_config(path, ["train.steps=7", "loss.l1=2", "data.train=['/d']"])
+    assert cfg.train.steps == 7 and cfg.loss.l1 == 2.0 and cfg.data.train == ["/d"]
+    again = config_from_dict(tomllib.loads(config_to_toml(cfg)))
+    assert again == cfg
+    with pytest.raises(ConfigError, match="no such config"):
+        load_config(tmp_path / "missing.toml")
+    (tmp_path / "broken.toml").write_text("[train\n")
+    with pytest.raises(ConfigError, match="not a valid TOML"):
+        load_config(tmp_path / "broken.toml")
+
+
+def test_missing_or_empty_data_give_clear_errors(tmp_path):
+    from trainer.loop import train
+
+    with pytest.raises(TrainerError, match="data.train is empty"):
+        train(config_from_dict({"out_dir": str(tmp_path / "r"), "model": {"config": "tiny", "image_size": 32}}))
+    cfg = config_from_dict({"out_dir": str(tmp_path / "r"), "model": {"config": "tiny", "image_size": 32},
+                            "data": {"train": [str(tmp_path / "nowhere")]}})
+    with pytest.raises(PoseEditorError, match="no such folder"):
+        train(cfg)
+
+
+def test_posetrain_train_cli_reports_bad_config_in_one_line(tmp_path, capsys):
+    from trainer.cli import main
+
+    path = tmp_path / "c.toml"
+    path.write_text("[train]\nsteps = -1\n")
+    assert main(["train", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "train.steps must be >= 0" in err[0]
+
+
+def test_single_unet_baseline_trains_with_its_own_losses(toy_root, tmp_path):
+    from trainer.loop import train
+
+    cfg = config_from_dict(tiny_config(toy_root, tmp_path / "u", model={"architecture": "unet"},
+                                       train={"steps": 2, "adversarial_start": 1}))
+    assert cfg.loss.part_ce == 0 and cfg.loss.background == 0  # no such modules
+    result = train(cfg)
+    assert result.step == 2 and set(result.last_losses) >= {"l1", "ssim", "gan", "d_loss"}
+    assert "part_ce" not in result.last_losses

@@ -1,0 +1,81 @@
+"""ONNX export of both stages: names, embedded weights, dynamic batch, onnxruntime == torch within 1e-4."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+onnxruntime = pytest.importorskip("onnxruntime")
+
+from models.config import get_config  # noqa: E402
+from models.generator import (  # noqa: E402
+    SOURCE_INPUTS,
+    SOURCE_OUTPUTS,
+    TARGET_INPUTS,
+    TARGET_OUTPUTS,
+    PoseWarpGenerator,
+    SourceStage,
+    TargetStage,
+)
+from models.onnx_export import export_onnx, stage_example_inputs  # noqa: E402
+from poseeditor.errors import ExportError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[PoseWarpGenerator, Path]:
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    torch.manual_seed(3)
+    generator = PoseWarpGenerator(get_config("tiny")).eval()
+    with torch.no_grad():  # random init leaves outputs near-constant; spread the weights so differences show
+        for p in generator.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    folder = tmp_path_factory.mktemp("onnx")
+    export_onnx(generator, folder)
+    return generator, folder
+
+
+def test_files_are_self_contained(exported: tuple[PoseWarpGenerator, Path]) -> None:
+    _, folder = exported
+    assert sorted(p.name for p in folder.iterdir()) == ["source.onnx", "target.onnx"]  # no .onnx.data, no temp
+
+
+@pytest.mark.parametrize(
+    "stage, inputs, outputs",
+    [("source", SOURCE_INPUTS, SOURCE_OUTPUTS), ("target", TARGET_INPUTS, TARGET_OUTPUTS)],
+)
+def test_names_and_shapes(exported: tuple[PoseWarpGenerator, Path], stage: str, inputs: tuple, outputs: tuple) -> None:
+    _, folder = exported
+    session = onnxruntime.InferenceSession(str(folder / f"{stage}.onnx"), providers=["CPUExecutionProvider"])
+    assert tuple(i.name for i in session.get_inputs()) == inputs
+    assert tuple(o.name for o in session.get_outputs()) == outputs
+    channels = {"image": 3, "source_heatmaps": 14, "prior": 11, "warped_layers": 30, "target_heatmaps": 14,
+                "background": 3}  # fmt: skip
+    for i in session.get_inputs():
+        assert i.shape[1:] == [channels[i.name], 64, 64], i.name
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_onnxruntime_agrees_with_torch(exported: tuple[PoseWarpGenerator, Path], batch: int) -> None:
+    generator, folder = exported
+    for stage, module in (("source", SourceStage(generator)), ("target", TargetStage(generator))):
+        example = stage_example_inputs(generator, stage)
+        g = torch.Generator().manual_seed(batch)
+        inputs = tuple(t.repeat(batch, 1, 1, 1) * (0.5 + torch.rand(batch, 1, 1, 1, generator=g)) for t in example)
+        session = onnxruntime.InferenceSession(str(folder / f"{stage}.onnx"), providers=["CPUExecutionProvider"])
+        got = session.run(None, {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs)})
+        with torch.no_grad():
+            expected = module(*inputs)
+        for name, a, b in zip((o.name for o in session.get_outputs()), got, expected):
+            assert a.shape == tuple(b.shape), name
+            assert np.abs(a - b.numpy()).max() <= 1e-4, (stage, name)
+            assert float(b.std()) > 1e-3, (stage, name)  # the comparison means something: outputs vary
+
+
+def test_export_into_a_missing_folder_is_an_export_error(tmp_path: Path) -> None:
+    generator = PoseWarpGenerator(get_config("tiny"))
+    with pytest.raises(ExportError, match="not a folder"):
+        export_onnx(generator, tmp_path / "nope")

@@ -91,7 +91,7 @@ def test_missing_and_bad_models(tmp_path, monkeypatch):
         load_engine(str(tmp_path / "nope"))
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "model.json").write_text("{not json")
-    with pytest.raises(ModelError, match="not valid JSON"):
+    with pytest.raises(ModelError, match="unreadable"):
         load_engine(str(tmp_path / "junk"))
     (tmp_path / "junk" / "model.json").write_text('{"format": "something-else"}')
     with pytest.raises(ModelError, match="not a poseeditor generator"):

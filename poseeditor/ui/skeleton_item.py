@@ -27,7 +27,7 @@ HIDDEN_COLOUR = (150, 150, 150)
 
 
 def _joint_tip(x: float, y: float, data: object) -> str:
-    index = int(data["index"]) if data is not None else -1  # type: ignore[index]
+    index = int(data[0]) if data is not None else -1  # type: ignore[index]
     return f"{JOINT_NAMES[index]}  ({x:.0f}, {y:.0f})" if 0 <= index < NUM_JOINTS else ""
 
 
@@ -82,7 +82,7 @@ class SkeletonItem(pg.GraphItem):
         points = self.scatter.pointsAt(pos)
         if len(points) == 0:
             return None
-        return int(points[0].data()["index"])
+        return int(points[0].data()[0])
 
     def limb_at(self, pos: QtCore.QPointF) -> int | None:
         """The child joint of the limb line nearest to `pos`, if within LINE_PICK_PIXELS on screen."""
@@ -106,7 +106,7 @@ class SkeletonItem(pg.GraphItem):
 
     def _on_point_clicked(self, _scatter: object, points: list, _event: object) -> None:
         if len(points):
-            self.document.select(int(points[0].data()["index"]))
+            self.document.select(int(points[0].data()[0]))
 
     # ------------------------------------------------------------------------------------------------ drags
     def mouseDragEvent(self, ev: object) -> None:  # noqa: N802 - pyqtgraph's name

@@ -227,3 +227,27 @@ def test_decode_and_weighted_nms_merge_one_person_seen_by_two_anchors():
     assert found[0].box[2] - found[0].box[0] == pytest.approx(0.25, abs=1e-6)
     far = weighted_nms(np.array([0.9, 0.8]), np.array([[0, 0, 0.1, 0.1], [0.5, 0.5, 0.6, 0.6]]), np.zeros((2, 4, 2)))
     assert len(far) == 2
+
+
+def test_vectorised_heatmap_refinement_matches_the_reference_loop():
+    from poseeditor.detector.landmarks import _refine_with_heatmap_loop, refine_with_heatmap
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        heatmap = rng.normal(0, 3, (64, 64, 39)).astype(np.float32)
+        xy = rng.uniform(-40, 300, (33, 2))  # some landmarks off the crop
+        np.testing.assert_allclose(refine_with_heatmap(xy, heatmap, 256), _refine_with_heatmap_loop(xy, heatmap, 256), atol=1e-6)
+
+
+def test_blazepose_landmarks_map_to_our_joint_order():
+    from poseeditor.detector.landmarks import HEAD_FROM_EARS, contract_joints
+
+    xy = np.zeros((33, 2))
+    xy[:, 0] = np.arange(33) * 10.0  # x encodes the landmark index
+    xy[[11, 12], 1] = 100.0  # shoulders
+    xy[[7, 8], 1] = 50.0  # ears
+    joints, vis, pres = contract_joints(xy, np.ones(33), np.ones(33))
+    # R shoulder = landmark 12, L wrist = 15, R ankle = 28, L hip = 23.
+    assert joints[2, 0] == 120 and joints[7, 0] == 150 and joints[10, 0] == 280 and joints[11, 0] == 230
+    assert joints[0, 1] == pytest.approx(100.0 - HEAD_FROM_EARS * 50.0)  # head top above the ears
+    assert joints[1, 1] > joints[0, 1]

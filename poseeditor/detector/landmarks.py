@@ -35,7 +35,38 @@ def refine_with_heatmap(xy: np.ndarray, heatmap: np.ndarray, input_size: int) ->
     """MediaPipe's RefineLandmarksFromHeatmapCalculator: move each landmark to the confidence-weighted mean of its
     heatmap (sigmoid) in a 7×7 window around it, when the window's peak is confident enough.
 
-    xy: (33, 2) in model-input pixels; heatmap: (64, 64, 33+) raw logits. Returns refined (33, 2)."""
+    xy: (K, 2) in model-input pixels; heatmap: (64, 64, ≥K) raw logits. Returns refined (K, 2)."""
+    count = xy.shape[0]
+    hm_h, hm_w = heatmap.shape[:2]
+    half = REFINE_KERNEL // 2
+    # Pad with "certainly not here" so windows at the border simply have fewer cells, as MediaPipe clips them.
+    padded = np.full((hm_h + 2 * half, hm_w + 2 * half, count), -80.0, dtype=np.float64)
+    padded[half:-half, half:-half] = heatmap[:, :, :count]
+    cx = np.clip((xy[:, 0] / input_size * hm_w).astype(int), -half - 1, hm_w + half)
+    cy = np.clip((xy[:, 1] / input_size * hm_h).astype(int), -half - 1, hm_h + half)
+    offsets = np.arange(-half, half + 1)
+    rows = np.clip(cy[:, None] + offsets[None, :] + half, 0, hm_h + 2 * half - 1)  # (K, 7) padded indices
+    cols = np.clip(cx[:, None] + offsets[None, :] + half, 0, hm_w + 2 * half - 1)
+    inside_rows = (cy[:, None] + offsets >= 0) & (cy[:, None] + offsets < hm_h)
+    inside_cols = (cx[:, None] + offsets >= 0) & (cx[:, None] + offsets < hm_w)
+    windows = padded[rows[:, :, None], cols[:, None, :], np.arange(count)[:, None, None]]  # (K, 7, 7)
+    confidence = sigmoid(windows) * (inside_rows[:, :, None] & inside_cols[:, None, :])
+    total = confidence.sum(axis=(1, 2))
+    refine = (confidence.max(axis=(1, 2)) >= REFINE_MIN_CONFIDENCE) & (total > 0)
+    out = xy.copy()
+    if refine.any():
+        grid_y = (cy[:, None] + offsets).astype(np.float64)  # heatmap cell indices of the window rows/cols
+        grid_x = (cx[:, None] + offsets).astype(np.float64)
+        mean_y = (confidence.sum(axis=2) * grid_y).sum(axis=1) / np.maximum(total, 1e-12)
+        mean_x = (confidence.sum(axis=1) * grid_x).sum(axis=1) / np.maximum(total, 1e-12)
+        # Heatmap cell (j, i) covers model pixels around ((i + 0.5)·s, (j + 0.5)·s).
+        out[refine, 0] = (mean_x[refine] + 0.5) / hm_w * input_size
+        out[refine, 1] = (mean_y[refine] + 0.5) / hm_h * input_size
+    return out
+
+
+def _refine_with_heatmap_loop(xy: np.ndarray, heatmap: np.ndarray, input_size: int) -> np.ndarray:
+    """The straightforward per-landmark version of `refine_with_heatmap` (kept as the reference for tests)."""
     out = xy.copy()
     hm_h, hm_w = heatmap.shape[:2]
     offset = REFINE_KERNEL // 2
@@ -51,7 +82,6 @@ def refine_with_heatmap(xy: np.ndarray, heatmap: np.ndarray, input_size: int) ->
             continue
         ys, xs = np.mgrid[y0:y1, x0:x1]
         total = confidence.sum()
-        # Heatmap cell (j, i) covers model pixels around ((i + 0.5)·s, (j + 0.5)·s).
         out[k, 0] = ((xs * confidence).sum() / total + 0.5) / hm_w * input_size
         out[k, 1] = ((ys * confidence).sum() / total + 0.5) / hm_h * input_size
     return out

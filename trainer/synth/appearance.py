@@ -54,6 +54,10 @@ class Outfit:
     hair: np.ndarray
     iris: np.ndarray
     lips: np.ndarray
+    skirt: bool = False
+    waist_z: float = 0.0
+    hair_length: float = 0.0
+    eye_centre: np.ndarray = field(default_factory=lambda: np.zeros(3))
     description: dict[str, str] = field(default_factory=dict)
 
 
@@ -94,9 +98,13 @@ def dress_body(rng: np.random.Generator, rest_vertices: np.ndarray, vertex_parts
     sleeve = float(rng.choice([0.0, 0.3, 0.55, 1.05], p=[0.12, 0.45, 0.13, 0.3]))
     leg = float(rng.choice([0.35, 0.5, 0.8, 1.05], p=[0.2, 0.1, 0.1, 0.6]))
     waist = hips_z + rng.uniform(0.15, 0.45) * (shoulder_z - hips_z)
-    one_piece = feminine and rng.random() < 0.15  # a dress/jumpsuit: same fabric top and bottom
+    skirt = feminine and rng.random() < 0.35  # a skirt (shell geometry, shells.py) or, one-piece, a dress
+    one_piece = feminine and rng.random() < (0.4 if skirt else 0.1)
+    if skirt:
+        leg = 0.0  # bare legs or tights under the skirt
     neckline = rng.uniform(0.0, 0.12)
 
+    tights = skirt and rng.random() < 0.35
     parts = vertex_parts
     for side, (sh, el, wr) in (("r", (2, 3, 4)), ("l", (5, 6, 7))):
         arm = (parts == PART[f"{side}_upper_arm"]) | (parts == PART[f"{side}_forearm"])
@@ -110,6 +118,8 @@ def dress_body(rng: np.random.Generator, rest_vertices: np.ndarray, vertex_parts
         idx = np.flatnonzero(legv)
         s = _along(v[idx], joints[hp], joints[an])
         material[idx] = np.where(s < leg, BOTTOM, SKIN)
+        if skirt and tights:
+            material[idx] = SOCKS
     torso = np.flatnonzero(parts == PART["torso"])
     material[torso] = np.where(v[torso, 2] < waist, BOTTOM, TOP)
     # Neckline: bare skin in front below the neck (crew or V neck).
@@ -133,7 +143,8 @@ def dress_body(rng: np.random.Generator, rest_vertices: np.ndarray, vertex_parts
     # Hair: scalp (above the brow, behind the hairline), and for longer hair the back of the head and neck.
     eye_centre = v[eye_vertices].mean(0) if len(eye_vertices) else head - np.array([0, 0.08, 0.1])
     head_centre = np.array([0.0, eye_centre[1] + 0.09, eye_centre[2] + 0.02])
-    length = float(rng.choice([0.0, 0.05, 0.12, 0.25, 0.45], p=[0.06, 0.34, 0.2, 0.2, 0.2] if feminine else [0.1, 0.6, 0.22, 0.06, 0.02]))
+    length = float(rng.choice([0.0, 0.05, 0.12, 0.25, 0.45],
+                              p=[0.02, 0.18, 0.2, 0.3, 0.3] if feminine else [0.06, 0.6, 0.24, 0.07, 0.03]))
     hairline = eye_centre[2] + rng.uniform(0.035, 0.06)
     hv = v[headv]
     scalp = (hv[:, 2] > hairline) | ((hv[:, 1] > head_centre[1] - 0.03) & (hv[:, 2] > eye_centre[2] - 0.02 - length * 0.3))
@@ -181,9 +192,11 @@ def dress_body(rng: np.random.Generator, rest_vertices: np.ndarray, vertex_parts
     return Outfit(
         material=material, offsets=offsets,
         fabrics={TOP: top, BOTTOM: bottom, SHOES: _fabric(rng, "shoes"),
-                 SOCKS: Fabric(np.array([0.9, 0.9, 0.9]) * rng.uniform(0.2, 1.0), np.zeros(3), "plain", 0.05)},
+                 SOCKS: Fabric(np.array([0.9, 0.9, 0.9]) * rng.uniform(0.2, 1.0) if not tights
+                               else np.array([0.12, 0.1, 0.1]) * rng.uniform(0.5, 2.5), np.zeros(3), "plain", 0.05)},
         skin=np.clip(skin * rng.uniform(0.95, 1.05, 3), 0, 1), hair=np.clip(hair, 0, 1), iris=iris, lips=lips,
-        description={"sleeve": f"{sleeve:.2f}", "leg": f"{leg:.2f}", "hair_length": f"{length:.2f}",
+        skirt=skirt, waist_z=float(waist), hair_length=length, eye_centre=eye_centre,
+        description={"skirt": str(skirt), "sleeve": f"{sleeve:.2f}", "leg": f"{leg:.2f}", "hair_length": f"{length:.2f}",
                      "top": top.pattern, "bottom": bottom.pattern, "one_piece": str(one_piece)},
     )
 

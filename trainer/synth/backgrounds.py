@@ -117,7 +117,13 @@ def ground_shadow(background: np.ndarray, feet_xy: np.ndarray, width: float, str
     the person), so the person mask and foreground stay free of shadows."""
     size = background.shape[0]
     centre = feet_xy.mean(0)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    rx, ry = max(width, 2.0) * 2, max(width * 0.25, 1.0) * 2
+    x0, x1 = int(max(centre[0] - rx, 0)), int(min(centre[0] + rx + 1, size))
+    y0, y1 = int(max(centre[1] - ry, 0)), int(min(centre[1] + ry + 1, size))
+    out = background.copy()
+    if x1 <= x0 or y1 <= y0 or strength <= 0:
+        return out
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     d = ((xx - centre[0]) / max(width, 2.0)) ** 2 + ((yy - centre[1]) / max(width * 0.25, 1.0)) ** 2
-    shade = 1 - strength * np.exp(-d * 1.5)
-    return background * shade[..., None]
+    out[y0:y1, x0:x1] *= (1 - strength * np.exp(-d * 1.5)).astype(np.float32)[..., None]
+    return out

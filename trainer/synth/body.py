@@ -158,9 +158,10 @@ class BodyModel:
         )
 
     def pose(self, phenotype: dict[str, float], local_rotations: np.ndarray,
-             rest_offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             rest_offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Pose a batch: local_rotations (T, 104, 3, 3) -> posed vertices (T, V, 3), bone heads (T, 104, 3),
-        and the rest vertices (V, 3) actually skinned.
+        the rest vertices (V, 3) actually skinned, and the skinning transforms (T, 104, 4, 4) (rest -> posed,
+        for skinning extra geometry the same way).
 
         rest_offsets (V, 3), if given, displace the rest mesh before skinning (clothing/hair volume), so the
         displaced surface moves with the body exactly like the skin under it.
@@ -184,7 +185,8 @@ class BodyModel:
                 rest_vertices = rest_vertices + torch.from_numpy(rest_offsets.astype(np.float32))[None]
             bone_transforms, bone_poses = model.get_bone_transforms(pose_t, rest["rest_bone_poses"])
             vertices = model.get_skinned_vertices(rest_vertices.expand(n, -1, -1), bone_transforms)
-        return vertices.numpy(), bone_poses[..., :3, 3].numpy(), rest_vertices[0].numpy()
+        return (vertices.numpy(), bone_poses[..., :3, 3].numpy(), rest_vertices[0].numpy(),
+                bone_transforms.numpy().astype(np.float64))
 
     def joints_3d(self, vertices: np.ndarray, bone_heads: np.ndarray) -> np.ndarray:
         """(T, 14, 3) contract joints from posed vertices (T, V, 3) and bone heads (T, 104, 3)."""

@@ -30,10 +30,11 @@ class Raster:
 
 
 def rasterize(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, height: int, width: int,
-              cull_backfaces: bool = True) -> Raster:
+              cull_backfaces: bool = True, double_sided: np.ndarray | None = None) -> Raster:
     """Rasterise triangles `faces` (F, 3) of projected vertices `xy` (V, 2, pixels) with camera depth (V,).
 
-    Back faces (clockwise on screen, given counter-clockwise front faces) are culled when asked. Vertices
+    Back faces (clockwise on screen, given counter-clockwise front faces) are culled when asked, except the
+    faces flagged in `double_sided` (F,) (open shells such as skirts and hair, seen from both sides). Vertices
     behind the camera (depth <= 0) drop their triangles.
     """
     xy = np.asarray(xy, np.float32)
@@ -47,7 +48,7 @@ def rasterize(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, height: int,
     # Image y points down, so a counter-clockwise face in 3-D shows negative signed area on screen.
     keep = (np.abs(area) > 1e-9) & np.all(tz > 1e-4, axis=1)
     if cull_backfaces:
-        keep &= area < 0
+        keep &= (area < 0) if double_sided is None else ((area < 0) | double_sided)
     xmin = np.ceil(tri[:, :, 0].min(1)).astype(np.int32)
     xmax = np.floor(tri[:, :, 0].max(1)).astype(np.int32)
     ymin = np.ceil(tri[:, :, 1].min(1)).astype(np.int32)

@@ -14,7 +14,7 @@ import numpy as np
 
 from poseeditor.skeleton import LIMB_NAMES, NUM_JOINTS
 
-from trainer.synth import appearance, motion
+from trainer.synth import appearance, motion, shells
 from trainer.synth.backgrounds import ground_shadow, make_background
 from trainer.synth.body import BodyModel
 from trainer.synth.raster import interpolate, rasterize
@@ -79,13 +79,27 @@ def _look_at(position: np.ndarray, target: np.ndarray, roll_deg: float, focal: f
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    tri = vertices[faces]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    n = np.zeros_like(vertices)
-    for k in range(3):
-        for c in range(3):
-            n[:, c] += np.bincount(faces[:, k], weights=fn[:, c], minlength=len(vertices))
+    """Area-weighted vertex normals; the face-to-vertex sum is one sparse product (cached per topology)."""
+    a = vertices[faces[:, 1]] - vertices[faces[:, 0]]
+    b = vertices[faces[:, 2]] - vertices[faces[:, 0]]
+    fn = np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1], a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+                   a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], 1)
+    n = np.asarray(_incidence(faces, len(vertices)) @ fn)
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+
+
+_INCIDENCE: dict[tuple[int, int], object] = {}
+
+
+def _incidence(faces: np.ndarray, n_vertices: int):  # type: ignore[no-untyped-def]
+    import scipy.sparse as sp  # noqa: PLC0415
+
+    key = (id(faces), n_vertices)
+    if key not in _INCIDENCE:
+        rows = faces.reshape(-1)
+        cols = np.repeat(np.arange(len(faces)), 3)
+        _INCIDENCE[key] = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_vertices, len(faces)))
+    return _INCIDENCE[key]
 
 
 def colour_temperature(kelvin: float) -> np.ndarray:
@@ -114,16 +128,38 @@ def render_video(body: BodyModel, seed: int, n_frames: int, size: int = 256,
     torso_radius = 0.5 * float(np.ptp(shape.rest_vertices[body.vertex_parts == PART["torso"], 1])) * 0.8
     for _ in range(3):
         rotations = motion.local_rotations(dofs, body.bone_index, shape.rest_bone_heads, len(body.bone_labels))
-        vertices, bone_heads, rest_used = body.pose(phenotype, rotations, outfit.offsets)
+        vertices, bone_heads, rest_used, bone_transforms = body.pose(phenotype, rotations, outfit.offsets)
         joints3d = body.joints_3d(vertices, bone_heads)
         bad = motion.self_intersections(joints3d, torso_radius)
         if not any(b.any() for b in bad.values()):
             break
         dofs = motion.push_apart(dofs, bad)
 
+    # Skirts and long hair are extra open surfaces skinned with the same bone transforms.
+    body_shells = []
+    if outfit.skirt:
+        body_shells.append(shells.make_skirt(rng, shape.rest_vertices, body.vertex_parts, rest_joints, outfit.waist_z,
+                                             body.bone_index, appearance.BOTTOM))
+    if outfit.hair_length >= 0.25:
+        body_shells.append(shells.make_long_hair(rng, shape.rest_vertices, body.vertex_parts, rest_joints,
+                                                 outfit.eye_centre, outfit.hair_length, body.bone_index,
+                                                 appearance.HAIR))
+    faces, face_parts, vertex_material, double_sided = body.faces, body.face_parts, outfit.material, None
+    if body_shells:
+        n_body = len(rest_used)
+        offsets = np.cumsum([n_body] + [len(sh.rest_vertices) for sh in body_shells])
+        vertices = np.concatenate([vertices] + [sh.skin(bone_transforms) for sh in body_shells], 1)
+        rest_used = np.concatenate([rest_used] + [sh.rest_vertices for sh in body_shells])
+        faces = np.concatenate([body.faces] + [sh.faces + off for sh, off in zip(body_shells, offsets[:-1])])
+        face_parts = np.concatenate([body.face_parts] + [sh.face_parts for sh in body_shells])
+        vertex_material = np.concatenate([outfit.material] + [np.full(len(sh.rest_vertices), sh.material, np.uint8)
+                                                              for sh in body_shells])
+        double_sided = np.zeros(len(faces), bool)
+        double_sided[len(body.faces):] = True
+
     # Stand on the ground (z = 0) every frame; walk or shuffle a little across the floor.
     drift = np.cumsum(rng.normal(0, 0.03, (n_frames, 2)), 0) * (kind == "walk" or rng.random() < 0.3)
-    lift = vertices[:, :, 2].min(1)
+    lift = vertices[:, : len(body.vertex_parts), 2].min(1)
     shift = np.zeros((n_frames, 1, 3), np.float32)
     shift[:, 0, :2] = drift
     shift[:, 0, 2] = -lift
@@ -160,17 +196,20 @@ def render_video(body: BodyModel, seed: int, n_frames: int, size: int = 256,
     for k in range(n_frames):
         v = vertices[k]
         xy, z = cam.project(v)
-        raster = rasterize(xy, z, body.faces, size, size)
+        raster = rasterize(xy, z, faces, size, size, double_sided=double_sided)
         mask = raster.mask
         parts = np.zeros((size, size), np.uint8)
-        parts[mask] = body.face_parts[raster.face[mask]]
+        parts[mask] = face_parts[raster.face[mask]]
 
         # Shading: Lambert key light + hemispheric ambient + a little specular on skin and shoes.
-        normals = vertex_normals(v, body.faces)
-        n = interpolate(raster, body.faces, normals)
+        normals = vertex_normals(v, faces)
+        n = interpolate(raster, faces, normals)
         n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
-        rest_pos = interpolate(raster, body.faces, rest_used)
-        material = outfit.material[body.faces[raster.face[mask], np.argmax(raster.bary[mask], 1)]]
+        if double_sided is not None:  # the inside of a shell faces the camera: light its inner side
+            flip = double_sided[raster.face[mask]] & (n @ cam.forward > 0)
+            n[flip] *= -1
+        rest_pos = interpolate(raster, faces, rest_used)
+        material = vertex_material[faces[raster.face[mask], np.argmax(raster.bary[mask], 1)]]
         base = appearance.albedo(outfit, material, rest_pos, texture_seed)
         lambert = np.clip(n @ key_dir, 0, None)[:, None]
         hemi = (0.65 + 0.35 * n[:, 2])[:, None]
@@ -185,13 +224,13 @@ def render_video(body: BodyModel, seed: int, n_frames: int, size: int = 256,
         feet = cam.project(joints3d[k, [10, 13]])[0]
         bg = ground_shadow(background, feet, 0.25 * focal * height / distance, shadow_strength)
         img = bg.copy()
-        img[mask] = person
+        img[mask] = person.astype(np.float32)
         # Anti-aliased silhouette: blend across the one-pixel border only (the mask itself stays binary).
         alpha = cv2.blur(mask.astype(np.float32), (3, 3))
         border = (alpha > 0) & (alpha < 1)
         soft = cv2.blur(img, (3, 3))
         img[border] = soft[border]
-        img = img * exposure + rng.normal(0, noise_sigma, img.shape)
+        img = img * exposure + rng.standard_normal(img.shape, dtype=np.float32) * noise_sigma
         image = (np.clip(img, 0, 1) ** (1 / 1.1) * 255 + 0.5).astype(np.uint8)
 
         jxy, jz = cam.project(joints3d[k])

@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         "default (2 landmark passes)": PoseDetector(threads=args.threads),
         "1 landmark pass": PoseDetector(threads=args.threads, second_pass=False),
         "default, 1 thread": PoseDetector(threads=1),
+        "1 landmark pass, 1 thread": PoseDetector(threads=1, second_pass=False),
     }
     results: dict[str, dict[str, dict[str, float]]] = {}
     load = os.getloadavg()[0]

@@ -344,7 +344,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if outcome.photo_id != self._photo_id:
             return
         self.last_outcome = outcome
-        self.result_panel.crop.set_image(outcome.result.output)
+        self.result_panel.crop.set_image(outcome.output_rgb8)
         self.intermediates.set_montage(outcome.montage)
         now = time.perf_counter()
         latency = (now - outcome.requested_at) * 1000.0

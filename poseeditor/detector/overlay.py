@@ -21,7 +21,7 @@ def draw_detection(photo_rgb: np.ndarray, found: Detection, show_mask: bool = Tr
     height, width = canvas.shape[:2]
     thickness = max(2, round(max(height, width) / 400))
     radius = thickness * 2 + 1
-    x0, y0, x1, y1 = (int(round(v)) for v in found.box)
+    x0, y0, x1, y1 = (round(v) for v in found.box)
     cv2.rectangle(canvas, (x0, y0), (x1, y1), (255, 255, 0), max(1, thickness // 2), cv2.LINE_AA)
     xy = np.round(found.pose.xy).astype(int)
     visible = found.pose.visible

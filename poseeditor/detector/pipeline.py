@@ -178,7 +178,7 @@ class PoseDetector:
                         raise ModelError(f"the pose detector model {path} is missing (reinstall poseeditor)")
                     try:
                         sessions[key] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-                    except Exception as exc:  # onnxruntime raises its own exception types
+                    except Exception as exc:  # noqa: BLE001  (onnxruntime raises its own exception types)
                         raise ModelError(f"{path}: cannot load the pose detector model ({exc})") from None
                 self._sessions = sessions
             return self._sessions

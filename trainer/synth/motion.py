@@ -215,7 +215,21 @@ def _wave(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _random(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    return _zeros(len(t))  # the smooth random walk added to every motion is the whole motion here
+    """Free motion: random key poses (uniform in the middle of each joint's range) every 1-2.5 s, joined by
+    smooth (cosine) interpolation: large, varied poses that no scripted motion covers."""
+    n_keys = int(np.ceil((t.max() if len(t) else 0) / rng.uniform(1.0, 2.5))) + 2
+    key_times = np.linspace(0, max(float(t.max()) if len(t) else 0.0, 1e-3), n_keys)
+    centre = 0.5 * (DOF_LOW + DOF_HIGH)
+    half = 0.5 * (DOF_HIGH - DOF_LOW) * 0.75
+    keys = centre + rng.uniform(-1, 1, (n_keys, len(DOFS))) * half
+    # Hips and knees stay near standing most of the time (people mostly stand), arms roam the whole range.
+    for side in ("r", "l"):
+        for name, top in ((f"{side}_hip_flex", 60.0), (f"{side}_knee_flex", 70.0)):
+            keys[:, DOF_INDEX[name]] = rng.uniform(0, 1, n_keys) ** 2 * top
+    idx = np.clip(np.searchsorted(key_times, t, side="right") - 1, 0, n_keys - 2)
+    u = (t - key_times[idx]) / (key_times[idx + 1] - key_times[idx])
+    w = (0.5 - 0.5 * np.cos(np.pi * u))[:, None]
+    return keys[idx] * (1 - w) + keys[idx + 1] * w
 
 
 MOTIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
@@ -252,7 +266,7 @@ def sample_motion(rng: np.random.Generator, n_frames: int, motion_type: str | No
         rest_bias[DOF_INDEX[f"{side}_shoulder_abd"]] = rng.uniform(-25, 5)
         rest_bias[DOF_INDEX[f"{side}_elbow_flex"]] = rng.uniform(5, 25)
         rest_bias[DOF_INDEX[f"{side}_knee_flex"]] = rng.uniform(0, 8)
-    noise_scale = 0.45 if kind == "random" else 0.2
+    noise_scale = 0.1 if kind == "random" else 0.25
     dofs = base + rest_bias + smooth_random_walk(t, rng, noise_scale)
     dofs = np.clip(dofs, DOF_LOW, DOF_HIGH)
     return kind, dofs

@@ -78,28 +78,26 @@ def _look_at(position: np.ndarray, target: np.ndarray, roll_deg: float, focal: f
     return Camera(position, right, down, forward, focal, np.array([(size - 1) / 2, (size - 1) / 2]))
 
 
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals; the face-to-vertex sum is one sparse product (cached per topology)."""
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray, incidence=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Area-weighted vertex normals. Pass `incidence_matrix(faces, V)` when calling repeatedly on one mesh:
+    the face-to-vertex sum is then one sparse product."""
     a = vertices[faces[:, 1]] - vertices[faces[:, 0]]
     b = vertices[faces[:, 2]] - vertices[faces[:, 0]]
     fn = np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1], a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
                    a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], 1)
-    n = np.asarray(_incidence(faces, len(vertices)) @ fn)
+    if incidence is None:
+        incidence = incidence_matrix(faces, len(vertices))
+    n = np.asarray(incidence @ fn)
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
-_INCIDENCE: dict[tuple[int, int], object] = {}
-
-
-def _incidence(faces: np.ndarray, n_vertices: int):  # type: ignore[no-untyped-def]
+def incidence_matrix(faces: np.ndarray, n_vertices: int):  # type: ignore[no-untyped-def]
+    """Sparse (V, F) matrix with a 1 where a vertex belongs to a face."""
     import scipy.sparse as sp  # noqa: PLC0415
 
-    key = (id(faces), n_vertices)
-    if key not in _INCIDENCE:
-        rows = faces.reshape(-1)
-        cols = np.repeat(np.arange(len(faces)), 3)
-        _INCIDENCE[key] = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_vertices, len(faces)))
-    return _INCIDENCE[key]
+    rows = faces.reshape(-1)
+    cols = np.repeat(np.arange(len(faces)), 3)
+    return sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_vertices, len(faces)))
 
 
 def colour_temperature(kelvin: float) -> np.ndarray:
@@ -192,6 +190,7 @@ def render_video(body: BodyModel, seed: int, n_frames: int, size: int = 256,
     shadow_strength = rng.uniform(0.0, 0.45) if bg_kind != "abstract" else 0.0
     texture_seed = int(rng.integers(2**31))
 
+    incidence = incidence_matrix(faces, vertices.shape[1])
     frames = []
     for k in range(n_frames):
         v = vertices[k]
@@ -202,7 +201,7 @@ def render_video(body: BodyModel, seed: int, n_frames: int, size: int = 256,
         parts[mask] = face_parts[raster.face[mask]]
 
         # Shading: Lambert key light + hemispheric ambient + a little specular on skin and shoes.
-        normals = vertex_normals(v, faces)
+        normals = vertex_normals(v, faces, incidence)
         n = interpolate(raster, faces, normals)
         n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
         if double_sided is not None:  # the inside of a shell faces the camera: light its inner side

@@ -67,6 +67,8 @@ def test_no_person_exits_3_and_writes_nothing(tmp_path, capsys):
         ("ok", ["--region", "5000,5000"]),
         ("ok", ["--mask", "mask.txt"]),
         ("ok", ["--overlay", "no/such/folder/o.png"]),
+        ("ok", ["--threads", "0"]),
+        ("ok", ["--region=-500,-500,100,100"]),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, monkeypatch, capsys, setup, extra):

@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="pose file to write (our JSON)")
     p.add_argument(
         "--region", default=None,
-        help="where the person is: a box x,y,w,h or a point x,y (photo pixels); default: the largest person",
+        help="where the person is: a box x,y,w,h or a point x,y (photo pixels; write --region=-5,10,... when the "
+        "first number is negative); default: the largest person",
     )
     p.add_argument("--mask", default=None, help="also write the person mask (8-bit PNG, 255 = person)")
     p.add_argument("--overlay", default=None, help="also write the photo with the skeleton and mask drawn on it")
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from poseeditor.pose_io import save_pose
 
     region = parse_region(args.region)
+    if args.threads is not None and args.threads < 1:
+        raise PoseEditorError(f"--threads must be at least 1; got {args.threads}")
     outputs = [(Path(args.output), "pose file", False)]
     if args.mask:
         outputs.append((Path(args.mask), "mask", True))

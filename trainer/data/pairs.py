@@ -385,8 +385,12 @@ def make_loader(
     shuffle: bool = False,
     drop_last: bool = True,
     prefetch: int = 4,
+    context: str | None = "forkserver",
 ) -> torch.utils.data.DataLoader:
-    """A DataLoader set up for this machine: single-threaded persistent workers with deep prefetch."""
+    """A DataLoader set up for this machine: single-threaded persistent workers with deep prefetch.
+
+    Workers start from a fresh forkserver process, not a fork of the trainer: forking a process whose torch/OpenMP
+    and cv2 threads are running can deadlock a worker (seen here once under heavy load)."""
     return torch.utils.data.DataLoader(
         dataset,
         batch_size=batch_size,
@@ -396,6 +400,7 @@ def make_loader(
         persistent_workers=workers > 0,
         prefetch_factor=prefetch if workers > 0 else None,
         worker_init_fn=worker_init if workers > 0 else None,
+        multiprocessing_context=context if workers > 0 else None,
         drop_last=drop_last,
     )
 

@@ -162,7 +162,11 @@ class PoseDetector:
         self._anchors = ssd_anchor_centres()
 
     # ---------------------------------------------------------------------------------------------- sessions
+    def _needed_models(self) -> tuple[str, ...]:
+        return ("detector", "landmarks", "segmenter") if self.mask_source == "selfie" else ("detector", "landmarks")
+
     def _load(self) -> dict[str, object]:
+        """Create the ONNX sessions this detector needs, once (the segmenter only for mask_source="selfie")."""
         with self._lock:
             if self._sessions is None:
                 import onnxruntime as ort
@@ -172,8 +176,8 @@ class PoseDetector:
                 if self.threads:
                     options.intra_op_num_threads = self.threads
                 sessions: dict[str, object] = {}
-                for key, name in MODEL_FILES.items():
-                    path = self.model_dir / name
+                for key in self._needed_models():
+                    path = self.model_dir / MODEL_FILES[key]
                     if not path.is_file():
                         raise ModelError(f"the pose detector model {path} is missing (reinstall poseeditor)")
                     try:

@@ -70,7 +70,7 @@ def person_silhouette(
     if visible[0] and visible[1]:
         centre = 0.5 * (xy[0] + xy[1])
         half = 0.5 * float(np.linalg.norm(xy[0] - xy[1]))
-        radius = max(half, 0.05 * height) * (rng.uniform(0.9, 1.25) if rng is not None else 1.0)
+        radius = max(1.15 * half, 0.05 * height) * (rng.uniform(0.9, 1.2) if rng is not None else 1.0)
         angle = math.degrees(math.atan2(xy[0, 1] - xy[1, 1], xy[0, 0] - xy[1, 0]))
         axes = (int(round(radius * f)), int(round(0.8 * radius * f)))
         cv2.ellipse(mask, (int(round(centre[0] * f)), int(round(centre[1] * f))), axes, angle, 0, 360, 255, -1,

@@ -251,3 +251,11 @@ def test_blazepose_landmarks_map_to_our_joint_order():
     assert joints[2, 0] == 120 and joints[7, 0] == 150 and joints[10, 0] == 280 and joints[11, 0] == 230
     assert joints[0, 1] == pytest.approx(100.0 - HEAD_FROM_EARS * 50.0)  # head top above the ears
     assert joints[1, 1] > joints[0, 1]
+
+
+def test_clicking_on_the_feet_finds_the_person(detector, sample):
+    """The detector's box hugs the upper body; a click on the legs must still select the person."""
+    found = detector.detect(sample)
+    ankle = found.pose.xy[10]
+    clicked = detector.detect(sample, region=(float(ankle[0]), float(ankle[1]) - 5))
+    np.testing.assert_allclose(clicked.pose.xy, found.pose.xy, atol=3.0)

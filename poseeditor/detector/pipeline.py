@@ -377,13 +377,17 @@ def _tiles(width: int, height: int) -> list[tuple[float, float, float, float]]:
 
 
 def _matches_region(candidate: _Candidate, region: Region | None) -> bool:
-    """A point must fall in the person's detector box (padded a little: the box hugs the body)."""
+    """A clicked point must be on the person: inside the detector's box (it hugs the head and upper body) or
+    inside the circle around the mid-hip that the detector predicts to enclose the whole body (legs too)."""
     if region is None or len(region) == 4:
         return True
+    point = np.asarray(region, dtype=np.float64)
     x0, y0, x1, y1 = candidate.box
     pad = 0.1 * max(x1 - x0, y1 - y0)
-    px, py = region
-    return x0 - pad <= px <= x1 + pad and y0 - pad <= py <= y1 + pad
+    in_box = x0 - pad <= point[0] <= x1 + pad and y0 - pad <= point[1] <= y1 + pad
+    radius = float(np.linalg.norm(candidate.keypoints[1] - candidate.keypoints[0]))
+    in_body_circle = float(np.linalg.norm(point - candidate.keypoints[0])) <= 1.1 * radius
+    return in_box or in_body_circle
 
 
 # ---------------------------------------------------------------------------------------------- quarter turns

@@ -198,6 +198,11 @@ def test_written_dataset_is_readable_and_identical_for_the_same_seed(body, tmp_p
     assert writer.synthesize(tmp_path / "a", n_videos=2, n_frames=2, seed=7, size=64) == 0, "finished videos are skipped"
 
     root = tmp_path / "a"
+    from trainer.data.dataset_format import read_dataset
+
+    records = read_dataset(root)  # the trainer's own reader accepts it
+    assert [r.name for r in records] == ["synth_00000", "synth_00001"]
+    assert all(r.part_paths and r.mask_paths and len(r.frame_paths) == 2 for r in records)
     header = json.loads((root / "dataset.json").read_text())
     assert header["format"] == "poseeditor-dataset" and header["version"] == 1
     infos = sorted((root / "info").glob("*.json"))

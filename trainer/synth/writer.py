@@ -55,15 +55,13 @@ def write_video(out: Path, name: str, frames, description: dict) -> None:  # typ
 
 
 def write_dataset_header(out: Path, seed: int, n_videos: int, n_frames: int, size: int) -> None:
-    header = {
-        "format": "poseeditor-dataset",
-        "version": 1,
-        "source": f"synthetic (anny body model; posetrain synth --videos {n_videos} --frames {n_frames} "
-        f"--seed {seed} --size {size})",
-        "licence": "generated data; backgrounds from CC0/public-domain/BSD-3 sources, see trainer/synth/backgrounds/SOURCES.md",
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "dataset.json", json.dumps(header, indent=1))
+    from trainer.data.dataset_format import write_manifest  # noqa: PLC0415  (the one dataset.json writer)
+
+    write_manifest(
+        out,
+        source=f"synthetic (anny; posetrain synth --videos {n_videos} --frames {n_frames} --seed {seed} --size {size})",
+        licence="generated; background photos CC0/public domain/BSD-3, see trainer/synth/backgrounds/SOURCES.md",
+    )
 
 
 # --- worker processes: each builds the body model once ----------------------------------------------------

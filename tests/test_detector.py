@@ -259,3 +259,12 @@ def test_clicking_on_the_feet_finds_the_person(detector, sample):
     ankle = found.pose.xy[10]
     clicked = detector.detect(sample, region=(float(ankle[0]), float(ankle[1]) - 5))
     np.testing.assert_allclose(clicked.pose.xy, found.pose.xy, atol=3.0)
+
+
+def test_box_around_only_the_legs_still_finds_the_person(detector, sample):
+    found = detector.detect(sample)
+    legs = found.pose.xy[[9, 10, 12, 13]]
+    x0, y0 = legs.min(0) - 10
+    x1, y1 = legs.max(0) + 10
+    boxed = detector.detect(sample, region=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)))
+    np.testing.assert_allclose(boxed.pose.xy, found.pose.xy, atol=3.0)

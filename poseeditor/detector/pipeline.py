@@ -296,8 +296,10 @@ class PoseDetector:
             # small person in a wide photo is seen 1.5–2× larger by the 224² detector.
             return [None, *(_tiles(width, height) if tiles else [])]
         if len(region) == 4:
+            # The box (with a margin) first; then the whole photo, for a box drawn around only part of the person
+            # (the face-anchored detector needs the head), keeping people whose hips or head box are in the box.
             x, y, w, h = region  # type: ignore[misc]
-            return [(x - REGION_PAD * w, y - REGION_PAD * h, w * (1 + 2 * REGION_PAD), h * (1 + 2 * REGION_PAD))]
+            return [(x - REGION_PAD * w, y - REGION_PAD * h, w * (1 + 2 * REGION_PAD), h * (1 + 2 * REGION_PAD)), None]
         # A clicked point: the whole photo first, then windows of shrinking size centred on the point.
         px, py = region
         windows: list[tuple[float, float, float, float] | None] = [None]
@@ -310,7 +312,7 @@ class PoseDetector:
         self, photo: np.ndarray, region: Region | None, with_mask: bool, tiles: bool = True
     ) -> Detection | None:
         for window in self._search_windows(photo, region, tiles):
-            candidates = [c for c in self.person_candidates(photo, window) if _matches_region(c, region)]
+            candidates = [c for c in self.person_candidates(photo, window) if _matches_region(c, region, window)]
             for candidate in sorted(candidates, key=lambda c: -c.body_side):
                 found = self._from_candidate(photo, candidate, with_mask)
                 if found is not None:
@@ -376,18 +378,35 @@ def _tiles(width: int, height: int) -> list[tuple[float, float, float, float]]:
     return [(0.0, float(s), float(short), float(short)) for s in starts]
 
 
-def _matches_region(candidate: _Candidate, region: Region | None) -> bool:
-    """A clicked point must be on the person: inside the detector's box (it hugs the head and upper body) or
-    inside the circle around the mid-hip that the detector predicts to enclose the whole body (legs too)."""
-    if region is None or len(region) == 4:
+def _matches_region(
+    candidate: _Candidate, region: Region | None, window: tuple[float, float, float, float] | None
+) -> bool:
+    """Is the candidate the person the region points at?
+
+    Box: found inside the box's own window, yes; found in the whole photo, when its mid-hip lies in the box or the
+    box's centre lies in the person's predicted whole-body circle (a box drawn around the legs only). Point: the point must be on the person: inside the detector's box (it hugs the
+    head and upper body) or inside the circle around the mid-hip that the detector predicts to enclose the whole
+    body (legs too)."""
+    if region is None:
         return True
+    if len(region) == 4:
+        if window is not None:
+            return True
+        x, y, w, h = region  # type: ignore[misc]
+        hip_x, hip_y = candidate.keypoints[0]
+        if x <= hip_x <= x + w and y <= hip_y <= y + h:
+            return True
+        return _in_body_circle(candidate, np.array([x + w / 2, y + h / 2]))
     point = np.asarray(region, dtype=np.float64)
     x0, y0, x1, y1 = candidate.box
     pad = 0.1 * max(x1 - x0, y1 - y0)
     in_box = x0 - pad <= point[0] <= x1 + pad and y0 - pad <= point[1] <= y1 + pad
+    return in_box or _in_body_circle(candidate, point)
+
+
+def _in_body_circle(candidate: _Candidate, point: np.ndarray) -> bool:
     radius = float(np.linalg.norm(candidate.keypoints[1] - candidate.keypoints[0]))
-    in_body_circle = float(np.linalg.norm(point - candidate.keypoints[0])) <= 1.1 * radius
-    return in_box or in_body_circle
+    return float(np.linalg.norm(point - candidate.keypoints[0])) <= 1.1 * radius
 
 
 # ---------------------------------------------------------------------------------------------- quarter turns

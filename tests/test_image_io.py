@@ -59,3 +59,15 @@ def test_save_is_atomic_and_checks_paths(tmp_path):
         save_image(tmp_path / "nope" / "a.png", img)
     with pytest.raises(ExportError, match="unsupported"):
         save_image(tmp_path / "a.xyz", img)
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        save_image(tmp_path / "p.png", np.zeros((2, 2, 3), np.uint8))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "p.png").stat().st_mode) == 0o644

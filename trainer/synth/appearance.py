@@ -15,8 +15,8 @@ import numpy as np
 
 from poseeditor.skeleton import LIMB_NAMES
 
-SKIN, TOP, BOTTOM, SHOES, HAIR, EYE_WHITE, IRIS, LIPS, BROWS, SOCKS = range(10)
-MATERIAL_NAMES = ("skin", "top", "bottom", "shoes", "hair", "eye_white", "iris", "lips", "brows", "socks")
+SKIN, TOP, BOTTOM, SHOES, HAIR, EYE_WHITE, IRIS, LIPS, BROWS, SOCKS, BELT, BEARD = range(12)
+MATERIAL_NAMES = ("skin", "top", "bottom", "shoes", "hair", "eye_white", "iris", "lips", "brows", "socks", "belt", "beard")
 PART = {name: i + 1 for i, name in enumerate(LIMB_NAMES)}
 
 # Skin tones (linear-ish sRGB 0..1), from very light to very dark; a random blend of two neighbours is used.
@@ -54,6 +54,7 @@ class Outfit:
     hair: np.ndarray
     iris: np.ndarray
     lips: np.ndarray
+    beard: float = 0.0
     skirt: bool = False
     waist_z: float = 0.0
     hair_length: float = 0.0
@@ -176,6 +177,18 @@ def dress_body(rng: np.random.Generator, rest_vertices: np.ndarray, vertex_parts
         np.abs(hv[:, 2] - (eye_centre[2] + 0.025)) < 0.006)
     material[headv[brows & (material[headv] == SKIN)]] = BROWS
 
+    # A belt at the waist over trousers/shorts; a beard or stubble on some men.
+    if not one_piece and not skirt and rng.random() < 0.35:
+        belt = (material == BOTTOM) & (np.abs(v[:, 2] - (waist - 0.015)) < rng.uniform(0.01, 0.02))
+        material[belt] = BELT
+    if not feminine and rng.random() < 0.3:
+        jaw = face_front & (hv[:, 2] < eye_centre[2] - 0.05) & (hv[:, 2] > eye_centre[2] - 0.13)
+        jaw &= ~lips & (np.abs(hv[:, 0]) < 0.07)
+        material[headv[jaw & (material[headv] == SKIN)]] = BEARD
+        beard_strength = rng.uniform(0.3, 1.0)
+    else:
+        beard_strength = 0.0
+
     top = _fabric(rng, "top")
     bottom = top if one_piece else _fabric(rng, "bottom")
     # Loose clothing stands off the skin a little, so folds and the silhouette differ from the bare body.
@@ -192,10 +205,12 @@ def dress_body(rng: np.random.Generator, rest_vertices: np.ndarray, vertex_parts
     return Outfit(
         material=material, offsets=offsets,
         fabrics={TOP: top, BOTTOM: bottom, SHOES: _fabric(rng, "shoes"),
+                 BELT: Fabric(FABRIC_PALETTE[rng.choice([1, 11, 15])] * rng.uniform(0.6, 1.0), np.zeros(3), "plain",
+                              0.05, gloss=0.3),
                  SOCKS: Fabric(np.array([0.9, 0.9, 0.9]) * rng.uniform(0.2, 1.0) if not tights
                                else np.array([0.12, 0.1, 0.1]) * rng.uniform(0.5, 2.5), np.zeros(3), "plain", 0.05)},
         skin=np.clip(skin * rng.uniform(0.95, 1.05, 3), 0, 1), hair=np.clip(hair, 0, 1), iris=iris, lips=lips,
-        skirt=skirt, waist_z=float(waist), hair_length=length, eye_centre=eye_centre,
+        beard=beard_strength, skirt=skirt, waist_z=float(waist), hair_length=length, eye_centre=eye_centre,
         description={"skirt": str(skirt), "sleeve": f"{sleeve:.2f}", "leg": f"{leg:.2f}", "hair_length": f"{length:.2f}",
                      "top": top.pattern, "bottom": bottom.pattern, "one_piece": str(one_piece)},
     )
@@ -257,6 +272,11 @@ def albedo(outfit: Outfit, material: np.ndarray, rest_pos: np.ndarray, seed: int
         streak = 1 + 0.18 * np.sin(np.arctan2(p[:, 0], p[:, 1] - 0.05) * 90 + 40 * p[:, 2]) * _hash_noise(p, 0.01, seed + 4)
         out[hair] = outfit.hair * streak[:, None]
     out[m == BROWS] = outfit.hair * 0.7 + outfit.skin * 0.1
+    beard = m == BEARD
+    if beard.any():  # stubble to full beard: hair colour blended into the skin, speckled
+        speckle = 0.5 + 0.5 * _hash_noise(rest_pos[beard], 0.002, seed + 5)
+        b = np.clip(outfit.beard * (0.6 + 0.4 * speckle), 0, 1)[:, None]
+        out[beard] = outfit.hair * 0.8 * b + outfit.skin * (1 - b)
     out[m == EYE_WHITE] = np.array([0.85, 0.83, 0.8])
     out[m == IRIS] = outfit.iris
     out[m == LIPS] = outfit.lips

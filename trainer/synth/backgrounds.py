@@ -99,7 +99,7 @@ def make_background(rng: np.random.Generator, size: int, horizon: float) -> tupl
     r = rng.random()
     if r < 0.45 and photo_backgrounds():
         img, kind = _photo(rng, size), "photo"
-    elif r < 0.9:
+    elif r < 0.95:
         kind = str(rng.choice(["room", "outdoor", "court"]))
         img = _ground_and_sky(rng, size, horizon, kind)
     else:

@@ -166,7 +166,8 @@ def render_video(body: BodyModel, seed: int, n_frames: int, size: int = 256,
     height = float(np.ptp(shape.rest_vertices[:, 2]))
 
     # Camera: anywhere around the person, 2-7 m away, at 0.4-2.2 m height, aimed at the body with a small
-    # random offset and roll; the focal length makes the standing person 55-95 % of the frame height.
+    # random offset and roll; the focal length makes the standing person 55-95 % of the frame height, or for
+    # one video in ten 95-135 % (a tight shot that cuts off hands, feet or head: out-of-frame joints happen).
     azimuth = rng.uniform(0, 2 * np.pi) if rng.random() < 0.6 else rng.normal(np.pi * 1.5, 0.5)
     distance = rng.uniform(2.0, 7.0)
     cam_height = rng.uniform(0.4, 2.2)
@@ -175,7 +176,8 @@ def render_video(body: BodyModel, seed: int, n_frames: int, size: int = 256,
     position = centre + np.array([np.cos(azimuth) * distance, np.sin(azimuth) * distance, 0.0])
     position[2] = cam_height
     target = centre + rng.normal(0, 0.05 * height, 3)
-    focal = rng.uniform(0.55, 0.95) * size * distance / (height * 1.1)
+    fill = rng.uniform(0.55, 0.95) if rng.random() > 0.1 else rng.uniform(0.95, 1.35)
+    focal = fill * size * distance / (height * 1.1)
     cam = _look_at(position, target, rng.normal(0, 2.5), focal, size)
     horizon = float(cam.centre[1] - cam.focal * cam.forward[2] / max(np.hypot(cam.forward[0], cam.forward[1]), 1e-3))
 

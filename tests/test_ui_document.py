@@ -104,6 +104,7 @@ def test_montage_layout_and_tile_lookup():
     (height, width), tiles, _ = montage_layout()
     names = [t.name for t in tiles]
     assert len(names) == 11 + 10 + 7
+    assert len({(t.x, t.y) for t in tiles}) == len(tiles)  # no two tiles overlap in place
     assert len(set(names)) == len(names)
     for tile in tiles:
         assert 0 <= tile.x and tile.x + tile.size <= width and tile.y + tile.size <= height
@@ -117,3 +118,27 @@ def test_montage_layout_and_tile_lookup():
     tile = tiles[15]
     assert montage.tile_at(tile.x + 3, tile.y + 3) == tile
     assert montage.tile_at(0, 0) is None
+
+
+def test_sidecar_pose_is_used_only_when_it_fits(tmp_path, standing_pose):
+    from poseeditor.pose_io import save_pose
+    from poseeditor.ui.person import sidecar_pose
+
+    photo = tmp_path / "p.jpg"
+    assert sidecar_pose(photo, 200, 300) is None
+    save_pose(tmp_path / "p.pose.json", standing_pose)
+    assert sidecar_pose(photo, 200, 300) == standing_pose
+    assert sidecar_pose(photo, 400, 300) is None  # made for another size of the photo
+    (tmp_path / "p.pose.json").write_text("{broken")
+    assert sidecar_pose(photo, 200, 300) is None
+
+
+def test_default_skeleton_fills_the_photo():
+    from poseeditor.ui.person import default_pose, detector_region
+
+    pose = default_pose(400, 1000)
+    x0, y0, x1, y1 = pose.box()
+    assert 0 <= x0 < x1 <= 400 and 0 <= y0 < y1 <= 1000
+    assert (y1 - y0) == pytest.approx(800, rel=0.05)
+    assert detector_region((50, 60, 51, 61), 400, 1000) == (50.0, 60.0)  # a click is a point
+    assert detector_region((300, 900, 100, -20), 400, 1000) == (100.0, 0.0, 200.0, 900.0)  # a box, clipped

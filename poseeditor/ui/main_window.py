@@ -24,7 +24,7 @@ from poseeditor.skeleton import JOINT_NAMES, Pose
 from poseeditor.ui import exports
 from poseeditor.ui.document import EditorDocument
 from poseeditor.ui.panels import EnlargedView, IntermediatesPanel, ResultPanel
-from poseeditor.ui.person import find_person
+from poseeditor.ui.person import find_person, sidecar_pose, sidecar_pose_file
 from poseeditor.ui.photo_view import PhotoView
 from poseeditor.ui.render_worker import RenderOutcome, RenderWorker
 
@@ -100,7 +100,7 @@ class MainWindow(QtWidgets.QMainWindow):
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         splitter.addWidget(self.photo_view)
         splitter.addWidget(self.result_panel)
-        splitter.setSizes([800, 700])
+        splitter.setSizes([900, 600])
         self.setCentralWidget(splitter)
         self.intermediates = IntermediatesPanel()
         self.intermediates.tileClicked.connect(self.enlarge)
@@ -176,6 +176,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_point = a("&Point at the person (drag a box or click)…", self.start_picking, "P")
         self.act_use_as_source = a("&Use skeleton as the person's pose (source)", self.use_skeleton_as_source)
         self.act_fit = a("&Fit photo", self.photo_view.fit, "F")
+        self.act_fit_person = a("Zoom to the &person", self.photo_view.fit_person, "G")
         self.act_controls = a("&Controls", self.show_controls, K.HelpContents)
 
     def _build_menus(self) -> None:
@@ -216,6 +217,7 @@ class MainWindow(QtWidgets.QMainWindow):
             pose.addAction(act)
         view = menu.addMenu("&View")
         view.addAction(self.act_fit)
+        view.addAction(self.act_fit_person)
         view.addAction(self.intermediates_dock.toggleViewAction())
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.act_controls)
@@ -242,10 +244,13 @@ class MainWindow(QtWidgets.QMainWindow):
             except PoseEditorError as exc:
                 self.error("Cannot open the photo", str(exc))
                 return False
+        self.person_message = None
+        if source_pose is None:
+            source_pose = sidecar_pose(path, photo.shape[1], photo.shape[0])
+            if source_pose is not None:
+                self.person_message = f"Using the pose saved beside the photo ({sidecar_pose_file(path).name})"
         if source_pose is None:
             source_pose, self.person_message = find_person(photo)
-        else:
-            self.person_message = None
         self.session_path = None
         self.document.set_photo(photo, source_pose, path, target_pose)
         self._add_recent(path)

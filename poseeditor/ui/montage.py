@@ -20,29 +20,30 @@ CAPTION = 17
 HEADER = 22
 GAP = 4
 BACKGROUND = (38, 38, 42)
-TEXT = (235, 235, 235)
 
-# (row title, [(intermediate name, caption)])
-ROWS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+# Groups of tiles: (title, row, first column, [(intermediate name, caption)]). Two rows of 14 tiles fill a
+# wide, short dock better than four short rows.
+GROUPS: tuple[tuple[str, int, float, tuple[tuple[str, str], ...]], ...] = (
     (
-        "Source stage: part masks (11-way softmax; white = 1)",
+        "Source stage: part masks (softmax over 11 layers, white = 1)",
+        0, 0.0,
         tuple((f"source_mask_{n}", n.replace("_", " ")) for n in LAYER_NAMES),
     ),
     (
-        "Warped layers: source x part mask, moved by each limb's similarity",
+        "Inputs",
+        0, 11.25,
+        (("source", "source crop"), ("source_heatmaps", "src heatmaps"), ("target_heatmaps", "tgt heatmaps")),
+    ),
+    (
+        "Warped layers: source × part mask, moved by each limb's similarity",
+        1, 0.0,
         tuple((f"warped_{n}", n.replace("_", " ")) for n in LIMB_NAMES),
     ),
     (
-        "Inputs and target stage",
-        (
-            ("source", "source crop"),
-            ("source_heatmaps", "src heatmaps"),
-            ("target_heatmaps", "tgt heatmaps"),
-            ("background", "background"),
-            ("foreground", "foreground"),
-            ("foreground_mask", "fg mask"),
-            ("output", "output"),
-        ),
+        "Target stage",
+        1, 10.25,
+        (("background", "background"), ("foreground", "foreground"), ("foreground_mask", "fg mask"),
+         ("output", "output")),
     ),
 )
 
@@ -54,6 +55,13 @@ class Tile:
     x: int
     y: int
     size: int
+
+
+@dataclass(frozen=True)
+class Header:
+    title: str
+    x: int
+    y: int
 
 
 @dataclass
@@ -73,35 +81,33 @@ def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
     return np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
 
 
-def montage_layout(tile: int = TILE) -> tuple[tuple[int, int], tuple[Tile, ...], list[tuple[str, int]]]:
-    """((height, width), tiles, [(row title, y)]) of the grid; independent of the images."""
-    columns = max(len(items) for _, items in ROWS)
-    width = GAP + columns * (tile + GAP)
+def montage_layout(tile: int = TILE) -> tuple[tuple[int, int], tuple[Tile, ...], tuple[Header, ...]]:
+    """((height, width), tiles, headers) of the grid; independent of the images. Captions go under each tile,
+    headers above each group (drawn by the view as text, so they stay readable at any zoom)."""
+    row_height = HEADER + tile + CAPTION + GAP
     tiles: list[Tile] = []
-    headers: list[tuple[str, int]] = []
-    y = 0
-    for title, items in ROWS:
-        headers.append((title, y))
-        y += HEADER
+    headers: list[Header] = []
+    right = 0
+    for title, row, column, items in GROUPS:
+        x0 = GAP + int(round(column * (tile + GAP)))
+        y0 = row * row_height
+        headers.append(Header(title, x0, y0))
         for k, (name, caption) in enumerate(items):
-            tiles.append(Tile(name, caption, GAP + k * (tile + GAP), y, tile))
-        y += tile + CAPTION + GAP
-    return (y, width), tuple(tiles), headers
+            tiles.append(Tile(name, caption, x0 + k * (tile + GAP), y0 + HEADER, tile))
+            right = max(right, x0 + k * (tile + GAP) + tile + GAP)
+    rows = 1 + max(row for _, row, _, _ in GROUPS)
+    return (rows * row_height, right), tuple(tiles), tuple(headers)
 
 
 def build_montage(result: Any, tile: int = TILE) -> Montage:
-    (height, width), tiles, headers = montage_layout(tile)
+    (height, width), tiles, _ = montage_layout(tile)
     canvas = np.empty((height, width, 3), dtype=np.uint8)
     canvas[:] = BACKGROUND
     images = result.intermediates()
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    for title, y in headers:
-        cv2.putText(canvas, title, (GAP, y + HEADER - 6), font, 0.5, TEXT, 1, cv2.LINE_AA)
     for t in tiles:
         picture = _as_rgb_uint8(images[t.name])
         interpolation = cv2.INTER_AREA if picture.shape[0] > tile else cv2.INTER_NEAREST
         canvas[t.y : t.y + tile, t.x : t.x + tile] = cv2.resize(picture, (tile, tile), interpolation=interpolation)
-        cv2.putText(canvas, t.caption[:14], (t.x + 1, t.y + tile + CAPTION - 4), font, 0.4, TEXT, 1, cv2.LINE_AA)
     return Montage(canvas, tiles)
 
 

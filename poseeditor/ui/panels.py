@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from poseeditor.ui.montage import Montage, montage_layout, tile_stack
 from poseeditor.ui.photo_view import ImagePanel
@@ -58,9 +58,25 @@ class IntermediatesPanel(pg.GraphicsLayoutWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
         self.montage: Montage | None = None
-        (height, width), _, _ = montage_layout()
+        (height, width), tiles, headers = montage_layout()
         self.image.setImage(np.full((height, width, 3), 38, dtype=np.uint8), autoLevels=False, levels=None)
         self.view.setRange(QtCore.QRectF(0, 0, width, height), padding=0.0)
+        # Labels as Qt text at a fixed screen size: readable however small the dock makes the tiles.
+        caption_font = QtGui.QFont()
+        caption_font.setPointSizeF(8.0)
+        header_font = QtGui.QFont()
+        header_font.setPointSizeF(8.5)
+        header_font.setBold(True)
+        for tile in tiles:
+            label = pg.TextItem(tile.caption, color=(225, 225, 225), anchor=(0.5, 0.0))
+            label.setFont(caption_font)
+            label.setPos(tile.x + tile.size / 2, tile.y + tile.size + 1)
+            self.view.addItem(label)
+        for header in headers:
+            label = pg.TextItem(header.title, color=(255, 214, 120), anchor=(0.0, 0.0))
+            label.setFont(header_font)
+            label.setPos(header.x - 2, header.y - 1)
+            self.view.addItem(label)
         self.image.mouseClickEvent = self._on_click  # type: ignore[method-assign]
         self.setToolTip("Click a tile to enlarge it (levels, zoom, slider through the stack)")
 

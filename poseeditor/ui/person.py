@@ -3,9 +3,12 @@ skeleton the user drags into place. Either way the editor opens with a pose and 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from poseeditor.errors import NoPersonFoundError, PoseEditorError
+from poseeditor.pose_io import load_pose
 from poseeditor.presets import load_presets
 from poseeditor.skeleton import Pose
 from poseeditor.ui.document import default_pose_for
@@ -29,6 +32,23 @@ def detector_region(region: tuple[float, float, float, float], width: int, heigh
     x0, y0 = max(0.0, min(x0, x1)), max(0.0, min(y0, y1))
     x1, y1 = min(float(width), max(region[0], region[2])), min(float(height), max(region[1], region[3]))
     return (x0, y0, max(x1 - x0, 1.0), max(y1 - y0, 1.0))
+
+
+def sidecar_pose_file(photo_path: Path) -> Path:
+    """Where a photo's own pose is kept: `NAME.pose.json` beside `NAME.jpg` (as the bundled samples have)."""
+    return photo_path.with_name(photo_path.stem + ".pose.json")
+
+
+def sidecar_pose(photo_path: Path, width: int, height: int) -> Pose | None:
+    """The pose saved beside the photo, if there is one for a photo of this size; None otherwise."""
+    path = sidecar_pose_file(Path(photo_path))
+    if not path.is_file():
+        return None
+    try:
+        pose = load_pose(path, image_size=(width, height))
+    except PoseEditorError:
+        return None  # a stale or broken side file must not stop the photo from opening; detection takes over
+    return pose if (pose.width, pose.height) == (width, height) else None
 
 
 def find_person(photo: np.ndarray, region: tuple[float, float, float, float] | None = None) -> tuple[Pose, str]:

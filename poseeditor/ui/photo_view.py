@@ -124,7 +124,7 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self.hint.hide()
         self.image.setImage(photo, autoLevels=False, levels=None)
         self._draw_ghost()
-        self.fit()
+        self.fit_person()
 
     def _draw_ghost(self) -> None:
         pose = self.document.source_pose
@@ -139,6 +139,23 @@ class PhotoView(pg.GraphicsLayoutWidget):
         if self.document.photo is not None:
             h, w = self.document.photo.shape[:2]
             self.view.setRange(QtCore.QRectF(0, 0, w, h), padding=0.02)
+
+    def fit_person(self, margin: float = 0.35) -> None:
+        """Zoom to the person (both poses, with a margin): in a wide photo they may be a small part of it."""
+        doc = self.document
+        poses = [p for p in (doc.source_pose, doc.target_pose) if p is not None]
+        if doc.photo is None or not poses:
+            return
+        boxes = np.array([p.box() for p in poses])
+        x0, y0 = boxes[:, 0].min(), boxes[:, 1].min()
+        x1, y1 = boxes[:, 2].max(), boxes[:, 3].max()
+        side = max(x1 - x0, y1 - y0, 40.0) * (1 + 2 * margin)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        h, w = doc.photo.shape[:2]
+        if side >= 0.8 * max(w, h):
+            self.fit()
+            return
+        self.view.setRange(QtCore.QRectF(cx - side / 2, cy - side / 2, side, side), padding=0.0)
 
     def set_picking(self, on: bool) -> None:
         self.view.picking = on

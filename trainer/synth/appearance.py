@@ -259,7 +259,7 @@ def albedo(outfit: Outfit, material: np.ndarray, rest_pos: np.ndarray, seed: int
         elif fabric.pattern == "heather":
             c = c * (1 + 0.12 * _hash_noise(p, 0.004, seed + 1))[:, None]
         elif fabric.pattern == "denim":
-            c = c * (1 + 0.10 * np.sin((p[:, 0] + p[:, 2]) * 900) + 0.08 * _hash_noise(p, 0.05, seed + 2))[:, None]
+            c = c * (1 + 0.03 * np.sin((p[:, 0] + p[:, 2]) * 900) + 0.08 * _hash_noise(p, 0.05, seed + 2))[:, None]
         elif fabric.pattern == "print":  # a rectangular print on the chest, front only
             chest = (np.abs(p[:, 0]) < 0.08) & (p[:, 1] < -0.05) & (np.abs(p[:, 2] - 0.38) < 0.06)
             c[chest] = fabric.colour2 * (1 + 0.3 * np.sign(np.sin(p[chest, 0] * 200)))[:, None]

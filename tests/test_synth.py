@@ -222,3 +222,20 @@ def test_written_dataset_is_readable_and_identical_for_the_same_seed(body, tmp_p
             x, y, w, h = fr["box"]
             ys, xs = np.nonzero(mask)
             assert (x, y, w, h) == (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+
+
+def test_missing_anny_is_a_clear_error(tmp_path, monkeypatch):
+    import builtins
+
+    from trainer.cli import main
+
+    real_import = builtins.__import__
+
+    def no_anny(name, *args, **kwargs):
+        if name == "anny" or name.startswith("anny."):
+            raise ModuleNotFoundError("No module named 'anny'", name="anny")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_anny)
+    assert main(["synth", "--out", str(tmp_path / "d"), "--videos", "1", "--frames", "1", "--workers", "2"]) == 2
+    assert not (tmp_path / "d" / "info").exists()

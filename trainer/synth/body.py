@@ -68,7 +68,8 @@ def bone_part(bone: str) -> str:
     return "torso"  # root, spine*, pelvis.*, clavicle.*
 
 
-def _import_anny():  # type: ignore[no-untyped-def]
+def require_anny():  # type: ignore[no-untyped-def]
+    """The anny module, or a ModelError saying how to install it."""
     os.environ.setdefault("ANNY_CACHE_DIR", str(DEFAULT_ANNY_CACHE))
     try:
         import anny  # noqa: PLC0415  (optional dependency, imported only when synthesising)
@@ -95,7 +96,7 @@ class BodyModel:
     """anny in float32 with the lbs skinning (no warp-lang), plus part labels and joint indices."""
 
     def __init__(self) -> None:
-        anny = _import_anny()
+        anny = require_anny()
         import torch  # noqa: PLC0415
 
         self._torch = torch

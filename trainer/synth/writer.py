@@ -92,6 +92,9 @@ def synthesize(out: Path, n_videos: int, n_frames: int, seed: int, size: int = 2
                skip_existing: bool = True, progress: Callable[[int], None] | None = None) -> int:
     """Render videos 0..n_videos-1 into `out`; returns how many were rendered (finished ones are skipped,
     so an interrupted run resumes)."""
+    from trainer.synth.body import require_anny  # noqa: PLC0415
+
+    require_anny()  # fail here with a clear message, not inside worker initialisers (a Pool would retry forever)
     write_dataset_header(out, seed, n_videos, n_frames, size)
     todo = [i for i in range(n_videos) if not (skip_existing and (out / "info" / f"{video_name(i)}.json").exists())]
     if progress:

@@ -221,6 +221,9 @@ def _random(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     key_times = np.linspace(0, max(float(t.max()) if len(t) else 0.0, 1e-3), n_keys)
     centre = 0.5 * (DOF_LOW + DOF_HIGH)
     half = 0.5 * (DOF_HIGH - DOF_LOW) * 0.75
+    # Trunk and neck extremes combined (bent, twisted and side-bent at once) look contorted: keep them milder.
+    for name in ("spine_bend", "spine_side", "spine_twist", "neck_nod", "neck_side", "neck_turn", "r_hip_twist", "l_hip_twist"):
+        half[DOF_INDEX[name]] *= 0.6
     keys = centre + rng.uniform(-1, 1, (n_keys, len(DOFS))) * half
     # Hips and knees stay near standing most of the time (people mostly stand), arms roam the whole range.
     for side in ("r", "l"):

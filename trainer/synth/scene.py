@@ -225,6 +225,7 @@ def render_video(body: BodyModel, seed: int, n_frames: int, size: int = 256,
     shadows = rng.random() < 0.85  # overcast / diffuse light for the rest
 
     incidence = incidence_matrix(faces, vertices.shape[1])
+    material_onehot = np.eye(len(appearance.MATERIAL_NAMES), dtype=np.float32)[vertex_material]
     frames = []
     for k in range(n_frames):
         v = vertices[k]
@@ -242,7 +243,9 @@ def render_video(body: BodyModel, seed: int, n_frames: int, size: int = 256,
             flip = double_sided[raster.face[mask]] & (n @ cam.forward > 0)
             n[flip] *= -1
         rest_pos = interpolate(raster, faces, rest_used)
-        material = vertex_material[faces[raster.face[mask], np.argmax(raster.bary[mask], 1)]]
+        # Interpolated one-hot materials, then argmax: garment edges run straight across triangles instead of
+        # following their sawtooth outline.
+        material = np.argmax(interpolate(raster, faces, material_onehot), 1).astype(np.uint8)
         base = appearance.albedo(outfit, material, rest_pos, texture_seed)
         lambert = np.clip(n @ key_dir, 0, None)[:, None]
         if shadows:  # the body's own cast shadows (an arm on the torso), from a shadow map of the key light

@@ -67,6 +67,8 @@ def open_window(qtbot, model, photo_file=None, pose=None, recovery=True) -> Main
 
 def wait_for_render_of(qtbot, window: MainWindow, pose) -> None:
     def rendered() -> None:
+        if window.engine_problem:
+            pytest.fail(f"the model did not load: {window.engine_problem}")
         assert window.last_outcome is not None and window.last_outcome.pose == pose
 
     qtbot.waitUntil(rendered, timeout=RENDER_TIMEOUT_MS)

@@ -38,13 +38,13 @@ def videos(body):
 
     out = []
     for seed, kind in ((11, "walk"), (12, "serve"), (13, "squat"), (14, "random")):
-        frames, info = render_video(body, seed, 3, SIZE, motion_type=kind)
+        frames, _ = render_video(body, seed, 3, SIZE, motion_type=kind)
         out.extend(frames)
     return out
 
 
 def _window(a: np.ndarray, x: float, y: float, r: int) -> np.ndarray:
-    xi, yi = int(round(x)), int(round(y))
+    xi, yi = int(np.rint(x)), int(np.rint(y))
     return a[max(yi - r, 0) : yi + r + 1, max(xi - r, 0) : xi + r + 1]
 
 
@@ -187,8 +187,8 @@ def _tree_digest(root: Path) -> dict[str, str]:
 
 @needs_anny
 def test_written_dataset_is_readable_and_identical_for_the_same_seed(body, tmp_path, monkeypatch):
-    import trainer.synth.writer as writer
     from poseeditor.image_io import load_image
+    from trainer.synth import writer
 
     monkeypatch.setattr(writer, "_BODY", body)
     monkeypatch.setattr(writer, "_init_worker", lambda: None)  # reuse the session's body model

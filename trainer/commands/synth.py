@@ -37,9 +37,9 @@ def run(args: argparse.Namespace) -> int:
         raise PoseEditorError("--workers must be at least 1")
     if args.out.exists() and not args.out.is_dir():
         raise PoseEditorError(f"{args.out}: exists and is not a folder")
-    from tqdm import tqdm  # noqa: PLC0415
+    from tqdm import tqdm
 
-    from trainer.synth.writer import synthesize  # noqa: PLC0415
+    from trainer.synth.writer import synthesize
 
     start = time.perf_counter()
     with tqdm(total=args.videos, unit="video", desc="synth") as bar:
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {rendered} videos ({frames} frames) to {args.out} in {elapsed:.1f} s "
           f"({frames / max(elapsed, 1e-9):.1f} frames/s, {args.workers} worker(s))")
     if args.contact_sheet:
-        from trainer.synth.contact_sheet import contact_sheet_from_dataset  # noqa: PLC0415
+        from trainer.synth.contact_sheet import contact_sheet_from_dataset
 
         contact_sheet_from_dataset(args.out, args.contact_sheet, n_videos=16, seed=args.seed)
         print(f"contact sheet: {args.contact_sheet}")

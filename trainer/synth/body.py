@@ -72,8 +72,8 @@ def require_anny():  # type: ignore[no-untyped-def]
     """The anny module, or a ModelError saying how to install it."""
     os.environ.setdefault("ANNY_CACHE_DIR", str(DEFAULT_ANNY_CACHE))
     try:
-        import anny  # noqa: PLC0415  (optional dependency, imported only when synthesising)
-        import anny.shape_distribution  # noqa: PLC0415
+        import anny
+        import anny.shape_distribution
     except ModuleNotFoundError as exc:
         raise ModelError(
             f"the synthetic-human engine needs the 'anny' body model ({exc.name} is missing): "
@@ -97,7 +97,7 @@ class BodyModel:
 
     def __init__(self) -> None:
         anny = require_anny()
-        import torch  # noqa: PLC0415
+        import torch
 
         self._torch = torch
         self.model = anny.Anny(skinning_method="lbs").to(torch.float32)

@@ -15,7 +15,7 @@ from poseeditor.skeleton import BONES, JOINT_COLOURS, LAYER_COLOURS, bone_colour
 
 def draw_skeleton(image: np.ndarray, joints: np.ndarray, visible: np.ndarray, scale: float = 1.0) -> np.ndarray:
     out = image.copy()
-    pts = [(int(round(x * scale)), int(round(y * scale))) for x, y in joints]
+    pts = [(int(np.rint(x * scale)), int(np.rint(y * scale))) for x, y in joints]
     for a, b in BONES:
         if visible[a] and visible[b]:
             cv2.line(out, pts[a], pts[b], bone_colour(a, b), 1, cv2.LINE_AA)

@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 
 from poseeditor.skeleton import LIMB_NAMES, NUM_JOINTS
-
 from trainer.synth import appearance, motion, shells
 from trainer.synth.backgrounds import ground_shadow, make_background
 from trainer.synth.body import BodyModel
@@ -124,7 +123,7 @@ def self_shadow(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, lig
 
 def incidence_matrix(faces: np.ndarray, n_vertices: int):  # type: ignore[no-untyped-def]
     """Sparse (V, F) matrix with a 1 where a vertex belongs to a face."""
-    import scipy.sparse as sp  # noqa: PLC0415
+    import scipy.sparse as sp
 
     rows = faces.reshape(-1)
     cols = np.repeat(np.arange(len(faces)), 3)
@@ -291,7 +290,7 @@ def _joint_visibility(xy: np.ndarray, z: np.ndarray, depth: np.ndarray, parts: n
         x, y = xy[j]
         if not (0 <= x <= size - 1 and 0 <= y <= size - 1) or z[j] <= 0:
             continue
-        xi, yi = int(round(x)), int(round(y))
+        xi, yi = int(np.rint(x)), int(np.rint(y))
         y0, y1, x0, x1 = max(yi - 2, 0), min(yi + 3, size), max(xi - 2, 0), min(xi + 3, size)
         win_parts = parts[y0:y1, x0:x1]
         win_depth = depth[y0:y1, x0:x1]

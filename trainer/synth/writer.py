@@ -55,7 +55,7 @@ def write_video(out: Path, name: str, frames, description: dict) -> None:  # typ
 
 
 def write_dataset_header(out: Path, seed: int, n_videos: int, n_frames: int, size: int) -> None:
-    from trainer.data.dataset_format import write_manifest  # noqa: PLC0415  (the one dataset.json writer)
+    from trainer.data.dataset_format import write_manifest
 
     write_manifest(
         out,
@@ -71,16 +71,16 @@ _BODY = None
 
 def _init_worker() -> None:
     global _BODY
-    import torch  # noqa: PLC0415
+    import torch
 
     torch.set_num_threads(1)  # one core per worker; parallelism is across processes
-    from trainer.synth.body import BodyModel  # noqa: PLC0415
+    from trainer.synth.body import BodyModel
 
     _BODY = BodyModel()
 
 
 def _render_one(task: tuple[str, int, int, int, int]) -> int:
-    from trainer.synth.scene import render_video  # noqa: PLC0415
+    from trainer.synth.scene import render_video
 
     out, seed, index, n_frames, size = task
     frames, description = render_video(_BODY, video_seed(seed, index), n_frames, size)
@@ -92,7 +92,7 @@ def synthesize(out: Path, n_videos: int, n_frames: int, seed: int, size: int = 2
                skip_existing: bool = True, progress: Callable[[int], None] | None = None) -> int:
     """Render videos 0..n_videos-1 into `out`; returns how many were rendered (finished ones are skipped,
     so an interrupted run resumes)."""
-    from trainer.synth.body import require_anny  # noqa: PLC0415
+    from trainer.synth.body import require_anny
 
     require_anny()  # fail here with a clear message, not inside worker initialisers (a Pool would retry forever)
     write_dataset_header(out, seed, n_videos, n_frames, size)

@@ -31,7 +31,7 @@ class SingleUNet(nn.Module):
             leaky_slope=config.leaky_slope,
             upsample=config.upsample,
         )
-        self.head = output_head(self.net.out_channels, 3)
+        self.head = output_head(self.net.out_channels, 3, config.single_unet_config.head_kernel)
 
     def forward(
         self, image: torch.Tensor, source_heatmaps: torch.Tensor, target_heatmaps: torch.Tensor

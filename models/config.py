@@ -18,7 +18,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
 NORMS = ("none", "batch", "instance")
-CONV_KINDS = ("dense", "separable")
+REFINE_MODES = ("conv", "separable", "project")
 UPSAMPLE_MODES = ("bilinear", "nearest")
 
 
@@ -29,8 +29,19 @@ class UNetConfig:
     Level 0 is the stem's output (full resolution when `stem_stride` is 1, half when 2). Each deeper level starts
     with a stride-2 3×3 convolution that keeps the incoming width (as in the paper), then `convs_per_level` 3×3
     convolutions to the level's width. The decoder upsamples ×2, joins the skip of that level, and convolves to
-    `decoder_widths[i]` (deepest first). With a stride-2 stem, a full-resolution `refine_width` convolution joins
-    the upsampled last decoder level with the raw input, so pixel-exact detail of the input can reach the output.
+    `decoder_widths[i]` (deepest first).
+
+    `separable_levels`: the convolutions of the first N levels (level 0 = the stem's resolution, stem included) are
+    depthwise k×k + pointwise 1×1: at high resolution that is where the multiply-adds are.
+
+    `head_kernel`: the kernel of the output convolution each module puts on these features (paper: 3).
+
+    With a stride-2 stem, the U-Net ends with a full-resolution step (`refine`) that joins the upsampled decoder
+    output with the raw input, so pixel-exact detail of the input can reach the output:
+      "conv"      a 3×3 convolution of the join to `refine_width` channels;
+      "separable" the same, depthwise-separable;
+      "project"   the input is projected 1×1 to `refine_width` channels and joined to the upsampled features
+                  (no full-resolution 3×3 besides the module's output head: the cheapest on CPU).
 
     The condition (pose heatmaps) is area-resampled to the resolution of level `condition_level` and joined to the
     input of that level's first non-strided convolution (paper: level 1); level 0 joins it to the network input.
@@ -42,9 +53,10 @@ class UNetConfig:
     stem_stride: int = 1
     convs_per_level: int = 1
     condition_level: int = 1
-    conv: str = "dense"
+    separable_levels: int = 0
+    refine: str = "conv"
     refine_width: int = 0
-    refine_conv: str = "dense"
+    head_kernel: int = 3
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
@@ -68,9 +80,12 @@ class UNetConfig:
             raise ValueError(f"condition_level must be in [0, {len(self.widths) - 1}], got {self.condition_level}")
         if self.condition_level > 0 and self.convs_per_level == 0:
             raise ValueError("condition_level > 0 needs convs_per_level >= 1 (the condition joins that conv)")
-        for key in ("conv", "refine_conv"):
-            if getattr(self, key) not in CONV_KINDS:
-                raise ValueError(f"{key} must be one of {CONV_KINDS}, got {getattr(self, key)!r}")
+        if not 0 <= self.separable_levels <= len(self.widths):
+            raise ValueError(f"separable_levels must be in [0, {len(self.widths)}], got {self.separable_levels}")
+        if self.head_kernel not in (1, 3):
+            raise ValueError(f"head_kernel must be 1 or 3, got {self.head_kernel}")
+        if self.refine not in REFINE_MODES:
+            raise ValueError(f"refine must be one of {REFINE_MODES}, got {self.refine!r}")
         if self.stem_stride == 2 and self.refine_width <= 0:
             raise ValueError("a stride-2 stem needs refine_width > 0 (the full-resolution refinement)")
         if self.stem_stride == 1 and self.refine_width != 0:
@@ -88,7 +103,9 @@ class UNetConfig:
     @property
     def out_width(self) -> int:
         """Channels of the U-Net's last feature map (before a module's output head)."""
-        return self.refine_width if self.stem_stride == 2 else self.decoder_widths[-1]
+        if self.stem_stride == 1:
+            return self.decoder_widths[-1]
+        return self.refine_width + (self.decoder_widths[-1] if self.refine == "project" else 0)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -215,24 +232,31 @@ PAPER = GeneratorConfig(
 )
 
 
-def _compact_unet(stem: int, widths: tuple[int, ...], decoder: tuple[int, ...], refine: int) -> UNetConfig:
+def _compact_unet(widths: tuple[int, ...], decoder: tuple[int, ...], project: int) -> UNetConfig:
+    # Why each choice (measured in onnxruntime, see docs/models.md): a stride-2 stem halves every later cost; the
+    # two high-resolution levels (128², 64² at 256²) are depthwise-separable because they hold most multiply-adds;
+    # the deep levels (32² and below) stay dense and wide because they are cheap; full resolution gets only a 1×1
+    # projection of the input and a 1×1 head (a full-resolution 3×3 cost more than the whole rest of the net).
     return UNetConfig(
-        widths=(stem, *widths),
+        widths=widths,
         decoder_widths=decoder,
         stem_kernel=3,
         stem_stride=2,
         convs_per_level=1,
         condition_level=0,
-        refine_width=refine,
+        separable_levels=2,
+        refine="project",
+        refine_width=project,
+        head_kernel=1,
     )
 
 
 COMPACT = GeneratorConfig(
     name="compact",
     image_size=256,
-    segmentation=_compact_unet(16, (32, 48, 64, 96), (64, 48, 32, 16), 16),
-    background=_compact_unet(24, (32, 48, 64, 96), (64, 48, 32, 24), 16),
-    foreground=_compact_unet(32, (48, 64, 96, 128), (96, 64, 48, 32), 24),
+    segmentation=_compact_unet((16, 32, 64, 96, 128), (96, 64, 32, 16), 8),
+    background=_compact_unet((24, 48, 96, 128, 192), (128, 96, 48, 24), 8),
+    foreground=_compact_unet((24, 48, 96, 128, 192), (128, 96, 48, 24), 8),
 )
 
 TINY = GeneratorConfig(
@@ -240,9 +264,10 @@ TINY = GeneratorConfig(
     image_size=64,
     segmentation=UNetConfig(widths=(4, 8, 8), decoder_widths=(8, 4), stem_kernel=3),
     background=UNetConfig(widths=(4, 8, 8), decoder_widths=(8, 4), stem_kernel=3, condition_level=0),
-    foreground=UNetConfig(
-        widths=(4, 8, 8), decoder_widths=(8, 4), stem_kernel=3, stem_stride=2, refine_width=4, condition_level=0
-    ),
+    foreground=UNetConfig(  # the compact family's features in miniature, so tests (and ONNX export) cover them
+        widths=(4, 8, 8), decoder_widths=(8, 4), stem_kernel=3, stem_stride=2, condition_level=0,
+        separable_levels=1, refine="project", refine_width=4, head_kernel=1,
+    ),  # fmt: skip
 )
 
 CONFIGS: dict[str, GeneratorConfig] = {"compact": COMPACT, "paper": PAPER, "tiny": TINY}

@@ -22,9 +22,9 @@ from models.unet import UNet
 LOG_PRIOR_FLOOR = 1e-10  # as the paper's code: log(prior + 1e-10); keeps a zero prior finite
 
 
-def output_head(in_channels: int, out_channels: int) -> nn.Conv2d:
+def output_head(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Conv2d:
     # The paper's output layers are 3×3 convolutions (my_conv's default kernel) without an activation of their own.
-    return nn.Conv2d(in_channels, out_channels, 3, padding=1)
+    return nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
 
 
 class PoseWarpGenerator(nn.Module):
@@ -34,12 +34,15 @@ class PoseWarpGenerator(nn.Module):
         joints, layers, limbs = config.num_joints, config.num_layers, config.num_limbs
         shared = dict(norm=config.norm, leaky_slope=config.leaky_slope, upsample=config.upsample)
         self.segmentation_net = UNet(3, joints, config.segmentation, **shared)
-        self.segmentation_head = output_head(self.segmentation_net.out_channels, layers)
+        self.segmentation_head = output_head(
+            self.segmentation_net.out_channels, layers, config.segmentation.head_kernel
+        )
         # background input: the source with the person removed (3) and the background mask itself (1)
         self.background_net = UNet(4, joints, config.background, **shared)
-        self.background_head = output_head(self.background_net.out_channels, 3)
+        self.background_head = output_head(self.background_net.out_channels, 3, config.background.head_kernel)
         self.foreground_net = UNet(3 * limbs, joints, config.foreground, **shared)
-        self.foreground_head = output_head(self.foreground_net.out_channels, 4)  # RGB + mask
+        # RGB + mask
+        self.foreground_head = output_head(self.foreground_net.out_channels, 4, config.foreground.head_kernel)
 
     # -- the four modules ------------------------------------------------------------------------------------
     def segment(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -28,6 +29,16 @@ from models.onnx_export import export_onnx, stage_example_inputs
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def stage_parameters(generator: PoseWarpGenerator, stage: str) -> int:
+    """Parameters a stage runs: source = segmentation + background modules, target = foreground module."""
+    if stage == "source":
+        parts = [generator.segmentation_net, generator.segmentation_head, generator.background_net,
+                 generator.background_head]  # fmt: skip
+    else:
+        parts = [generator.foreground_net, generator.foreground_head]
+    return sum(count_parameters(p) for p in parts)
 
 
 def count_macs(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> int:
@@ -62,15 +73,22 @@ def ort_session(path: str | Path, threads: int):  # -> onnxruntime.InferenceSess
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def median_ms(run, repeats: int, warmup: int = 3) -> float:
+def median_ms(run, repeats: int, warmup: int = 3) -> tuple[float, float]:
+    """(median wall ms, median process-CPU ms) of `run()`.
+
+    On a shared machine the wall time of a run includes waiting for a core; its CPU time does not. With one
+    thread the CPU time is what the wall time would be on an idle machine (this machine's 2 cores are shared by
+    several people, so docs/models.md reports both).
+    """
     for _ in range(warmup):
         run()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         run()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+        wall.append((time.perf_counter() - t0) * 1000.0)
+        cpu.append((time.process_time() - c0) * 1000.0)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def measure_config(config: GeneratorConfig, threads: list[int], repeats: int) -> list[dict]:
@@ -82,12 +100,12 @@ def measure_config(config: GeneratorConfig, threads: list[int], repeats: int) ->
         paths = export_onnx(generator, folder)
         for stage, module in stages.items():
             inputs = stage_example_inputs(generator, stage)
-            params = count_parameters(module)
+            params = stage_parameters(generator, stage)
             macs = count_macs(module, inputs)
             for n in threads:
                 session = ort_session(paths[stage], n)
                 feed = {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs)}
-                ms = median_ms(lambda: session.run(None, feed), repeats)
+                ms, cpu_ms = median_ms(lambda: session.run(None, feed), repeats)
                 rows.append(
                     {
                         "config": config.name,
@@ -97,11 +115,14 @@ def measure_config(config: GeneratorConfig, threads: list[int], repeats: int) ->
                         "params": params,
                         "gmacs": round(macs / 1e9, 3),
                         "median_ms": round(ms, 2),
+                        "median_cpu_ms": round(cpu_ms, 2),
+                        "load_average": round(os.getloadavg()[0], 2),
                     }
                 )
                 print(
                     f"{config.name:>10} {config.image_size:4d} {stage:>6}  threads={n}  params={params / 1e6:6.2f}M  "
-                    f"GMACs={macs / 1e9:6.2f}  median={ms:7.1f} ms",
+                    f"GMACs={macs / 1e9:6.2f}  median={ms:7.1f} ms  cpu={cpu_ms:7.1f} ms  "
+                    f"load={os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
     return rows

@@ -77,24 +77,24 @@ class UNet(nn.Module):
         super().__init__()
         self.config = config
         self.upsample_mode = upsample
-        separable = config.conv == "separable"
-
-        def block(cin: int, cout: int, stride: int = 1) -> ConvBlock:
-            return ConvBlock(cin, cout, 3, stride, norm, leaky_slope, separable)
+        def block(cin: int, cout: int, level: int, stride: int = 1) -> ConvBlock:
+            return ConvBlock(cin, cout, 3, stride, norm, leaky_slope, level < config.separable_levels)
 
         joined_input = in_channels + (condition_channels if config.condition_level == 0 else 0)
-        # The stem sees only a handful of input channels, where a depthwise split saves nothing: always dense.
-        self.stem = ConvBlock(joined_input, config.widths[0], config.stem_kernel, config.stem_stride, norm, leaky_slope)
+        self.stem = ConvBlock(
+            joined_input, config.widths[0], config.stem_kernel, config.stem_stride, norm, leaky_slope,
+            separable=config.separable_levels > 0,
+        )  # fmt: skip
 
         self.down = nn.ModuleList()
         self.level_convs = nn.ModuleList()
         width = config.widths[0]
         for level in range(1, config.levels):
-            self.down.append(block(width, width, stride=2))
+            self.down.append(block(width, width, level, stride=2))
             convs: list[nn.Module] = []
             cin = width + (condition_channels if level == config.condition_level else 0)
             for _ in range(config.convs_per_level):
-                convs.append(block(cin, config.widths[level]))
+                convs.append(block(cin, config.widths[level], level))
                 cin = config.widths[level]
             self.level_convs.append(nn.Sequential(*convs))
             width = config.widths[level] if config.convs_per_level else width
@@ -105,14 +105,16 @@ class UNet(nn.Module):
         self.up_convs = nn.ModuleList()
         for i, out_width in enumerate(config.decoder_widths):
             skip_level = config.levels - 2 - i
-            self.up_convs.append(block(width + self._level_widths[skip_level], out_width))
+            self.up_convs.append(block(width + self._level_widths[skip_level], out_width, skip_level))
             width = out_width
 
         self.refine: nn.Module | None = None
         if config.stem_stride == 2:
-            self.refine = ConvBlock(
-                width + joined_input, config.refine_width, 3, 1, norm, leaky_slope, config.refine_conv == "separable"
-            )
+            if config.refine == "project":
+                self.refine = ConvBlock(joined_input, config.refine_width, 1, 1, norm, leaky_slope)
+            else:
+                separable = config.refine == "separable"
+                self.refine = ConvBlock(width + joined_input, config.refine_width, 3, 1, norm, leaky_slope, separable)
         self.out_channels = config.out_width
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
@@ -133,5 +135,8 @@ class UNet(nn.Module):
         for up_conv in self.up_convs:
             h = up_conv(torch.cat([upsample2(h, self.upsample_mode), skips.pop()], dim=1))
         if self.refine is not None:
-            h = self.refine(torch.cat([upsample2(h, self.upsample_mode), full_res_input], dim=1))
+            if self.config.refine == "project":
+                h = torch.cat([upsample2(h, self.upsample_mode), self.refine(full_res_input)], dim=1)
+            else:
+                h = self.refine(torch.cat([upsample2(h, self.upsample_mode), full_res_input], dim=1))
         return h

@@ -60,7 +60,9 @@ def test_discriminator_is_conditioned_on_the_pose() -> None:
     [
         UNetConfig(widths=(4, 8, 8), decoder_widths=(8, 6), stem_kernel=3, condition_level=1),
         UNetConfig(widths=(4, 8, 8), decoder_widths=(8, 6), stem_kernel=3, stem_stride=2, refine_width=5,
-                   condition_level=0, conv="separable", refine_conv="separable"),
+                   condition_level=0, separable_levels=3, refine="separable"),
+        UNetConfig(widths=(4, 8, 8), decoder_widths=(8, 6), stem_kernel=3, stem_stride=2, refine_width=5,
+                   condition_level=0, separable_levels=1, refine="project"),
         UNetConfig(widths=(4, 8, 8, 12), decoder_widths=(8, 8, 6), stem_kernel=5, convs_per_level=2, condition_level=2),
     ],
 )  # fmt: skip

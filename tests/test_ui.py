@@ -292,3 +292,30 @@ def test_screenshot_hook(qtbot, model_dir, photo_file, standing_pose, arm_up_pos
     assert len(created) == 1
     assert created[0].last_outcome is not None and created[0].last_outcome.pose == arm_up_pose
     assert not created[0].worker.isRunning()
+
+
+def test_full_photo_tab_gets_the_pasted_result(qtbot, model_dir, photo_file, standing_pose, person_photo):
+    window = open_window(qtbot, model_dir, photo_file, standing_pose)
+    wait_for_render_of(qtbot, window, standing_pose)
+    window.result_panel.tabs.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: window.last_pasted is not None, timeout=RENDER_TIMEOUT_MS)
+    assert window.last_pasted.shape == person_photo.shape
+    window.close()
+
+
+def test_pose_from_another_photo_and_pointing_at_the_person(qtbot, model_dir, standing_pose):
+    from poseeditor.resources import sample_photo
+
+    pytest.importorskip("poseeditor.detector")
+    sample = sample_photo()
+    if not sample.is_file():
+        pytest.skip("no bundled sample photo")
+    window = open_window(qtbot, model_dir)
+    assert window.open_photo(sample)
+    source = window.document.source_pose
+    x0, y0, x1, y1 = source.box()
+    assert window.pose_from_photo(sample)  # the same person's pose, retargeted: lengths stay the person's
+    np.testing.assert_allclose(bone_lengths(window.document.target_pose), bone_lengths(source), atol=1e-6)
+    window.redetect_in_region(((x0 + x1) / 2, (y0 + y1) / 2, (x0 + x1) / 2, (y0 + y1) / 2))  # a click on them
+    assert window.person_message.startswith("Person detected")
+    window.close()

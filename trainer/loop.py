@@ -278,6 +278,9 @@ class _StopFlag:
                 pass
 
     def _handle(self, signum: int, _frame: Any) -> None:
+        if self.requested:  # asked twice (e.g. the loop is stuck waiting for data): stop now, no checkpoint
+            self.restore()
+            raise KeyboardInterrupt
         self.requested = True
 
     def restore(self) -> None:

@@ -26,6 +26,7 @@ from models.artifact_meta import (
     read_model_json,
 )
 from models.baselines import SingleUNet
+from models.config import GeneratorConfig
 from models.generator import PoseWarpGenerator
 from poseeditor.errors import ExportError, ModelError
 from poseeditor.image_io import atomic_write_bytes, atomic_write_text
@@ -43,14 +44,15 @@ def save_generator(model: nn.Module, folder: str | os.PathLike[str], training_in
     """Write `folder/generator.safetensors` and `folder/model.json` (the folder is created if its parent exists)."""
     folder = Path(folder)
     architecture = _architecture(model)
-    text = model_json_text(architecture, model.config.to_dict(), dict(training_info))  # fails before any write
+    config: GeneratorConfig = model.config  # type: ignore[assignment]  # both model classes keep theirs here
+    text = model_json_text(architecture, config.to_dict(), dict(training_info))  # fails before any write
     if not folder.exists():
         if not folder.parent.is_dir():
             raise ExportError(f"{folder}: the folder {folder.parent} does not exist")
         folder.mkdir()
     # contiguous CPU copies: safetensors refuses shared or strided storage
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    metadata = {"format": FORMAT, "architecture": architecture, "config_name": str(model.config.name)}
+    metadata = {"format": FORMAT, "architecture": architecture, "config_name": config.name}
     atomic_write_bytes(folder / WEIGHTS_FILE, save_safetensors_bytes(state, metadata=metadata))
     atomic_write_text(folder / MODEL_JSON, text)
     return folder

@@ -116,7 +116,8 @@ class UNetConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> UNetConfig:
         _check_keys(cls, d, "unet config")
-        return cls(**{k: (tuple(v) if k in ("widths", "decoder_widths") else v) for k, v in d.items()})
+        kwargs: dict[str, Any] = {k: (tuple(v) if k in ("widths", "decoder_widths") else v) for k, v in d.items()}
+        return cls(**kwargs)
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ class GeneratorConfig:
             if unet is None and module == "single_unet":
                 continue
             if not isinstance(unet, UNetConfig):
-                raise ValueError(f"{module} must be a UNetConfig")
+                raise ValueError(f"{module} must be a UNetConfig")  # noqa: TRY004
             step = 2**unet.downsampling
             if self.image_size <= 0 or self.image_size % step:
                 raise ValueError(
@@ -181,14 +182,14 @@ class GeneratorConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
         if not isinstance(d, dict):
-            raise ValueError("a generator config must be a JSON object")
+            raise ValueError("a generator config must be a JSON object")  # noqa: TRY004 - callers catch ValueError
         _check_keys(cls, d, "generator config")
         kwargs = dict(d)
         for module in ("segmentation", "background", "foreground", "single_unet"):
             if module == "single_unet" and kwargs.get(module) is None:
                 continue
             if not isinstance(kwargs[module], dict):
-                raise ValueError(f"generator config: '{module}' must be an object")
+                raise ValueError(f"generator config: '{module}' must be an object")  # noqa: TRY004
             kwargs[module] = UNetConfig.from_dict(kwargs[module])
         return cls(**kwargs)
 
@@ -265,9 +266,16 @@ TINY = GeneratorConfig(
     segmentation=UNetConfig(widths=(4, 8, 8), decoder_widths=(8, 4), stem_kernel=3),
     background=UNetConfig(widths=(4, 8, 8), decoder_widths=(8, 4), stem_kernel=3, condition_level=0),
     foreground=UNetConfig(  # the compact family's features in miniature, so tests (and ONNX export) cover them
-        widths=(4, 8, 8), decoder_widths=(8, 4), stem_kernel=3, stem_stride=2, condition_level=0,
-        separable_levels=1, refine="project", refine_width=4, head_kernel=1,
-    ),  # fmt: skip
+        widths=(4, 8, 8),
+        decoder_widths=(8, 4),
+        stem_kernel=3,
+        stem_stride=2,
+        condition_level=0,
+        separable_levels=1,
+        refine="project",
+        refine_width=4,
+        head_kernel=1,
+    ),
 )
 
 CONFIGS: dict[str, GeneratorConfig] = {"compact": COMPACT, "paper": PAPER, "tiny": TINY}

@@ -51,7 +51,7 @@ class PatchDiscriminator(nn.Module):
         if config is None:
             config = DiscriminatorConfig(layers=3 if image_size is None or image_size >= 128 else 2)
         self.config = config
-        act = lambda: nn.LeakyReLU(config.leaky_slope, inplace=False)  # noqa: E731 - features are kept; no in-place
+        act = lambda: nn.LeakyReLU(config.leaky_slope, inplace=False)
         in_channels = 3 + config.num_joints
         width = config.base_width
         blocks: list[nn.Module] = [nn.Sequential(nn.Conv2d(in_channels, width, 4, 2, 1), act())]

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.config import GeneratorConfig
+from models.config import GeneratorConfig, UNetConfig
 from models.unet import UNet
 
 LOG_PRIOR_FLOOR = 1e-10  # as the paper's code: log(prior + 1e-10); keeps a zero prior finite
@@ -32,15 +32,18 @@ class PoseWarpGenerator(nn.Module):
         super().__init__()
         self.config = config
         joints, layers, limbs = config.num_joints, config.num_layers, config.num_limbs
-        shared = dict(norm=config.norm, leaky_slope=config.leaky_slope, upsample=config.upsample)
-        self.segmentation_net = UNet(3, joints, config.segmentation, **shared)
+
+        def unet(in_channels: int, unet_config: UNetConfig) -> UNet:
+            return UNet(in_channels, joints, unet_config, config.norm, config.leaky_slope, config.upsample)
+
+        self.segmentation_net = unet(3, config.segmentation)
         self.segmentation_head = output_head(
             self.segmentation_net.out_channels, layers, config.segmentation.head_kernel
         )
         # background input: the source with the person removed (3) and the background mask itself (1)
-        self.background_net = UNet(4, joints, config.background, **shared)
+        self.background_net = unet(4, config.background)
         self.background_head = output_head(self.background_net.out_channels, 3, config.background.head_kernel)
-        self.foreground_net = UNet(3 * limbs, joints, config.foreground, **shared)
+        self.foreground_net = unet(3 * limbs, config.foreground)
         # RGB + mask
         self.foreground_head = output_head(self.foreground_net.out_channels, 4, config.foreground.head_kernel)
 

@@ -105,7 +105,7 @@ def measure_config(config: GeneratorConfig, threads: list[int], repeats: int) ->
             for n in threads:
                 session = ort_session(paths[stage], n)
                 feed = {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs)}
-                ms, cpu_ms = median_ms(lambda: session.run(None, feed), repeats)
+                ms, cpu_ms = median_ms(lambda s=session, f=feed: s.run(None, f), repeats)
                 rows.append(
                     {
                         "config": config.name,

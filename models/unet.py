@@ -77,6 +77,7 @@ class UNet(nn.Module):
         super().__init__()
         self.config = config
         self.upsample_mode = upsample
+
         def block(cin: int, cout: int, level: int, stride: int = 1) -> ConvBlock:
             return ConvBlock(cin, cout, 3, stride, norm, leaky_slope, level < config.separable_levels)
 

@@ -50,14 +50,14 @@ def test_unknown_and_missing_keys_are_named() -> None:
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(widths=(8,), decoder_widths=()), "at least 2 levels"),
-        (dict(widths=(8, 8), decoder_widths=(8, 8)), "needs 1 entries"),
-        (dict(widths=(8, 8), decoder_widths=(8,), stem_kernel=4), "odd"),
-        (dict(widths=(8, 8), decoder_widths=(8,), stem_stride=2), "refine_width"),
-        (dict(widths=(8, 8), decoder_widths=(8,), refine="fancy"), "refine must be"),
-        (dict(widths=(8, 8), decoder_widths=(8,), separable_levels=3), "separable_levels"),
-        (dict(widths=(8, 8), decoder_widths=(8,), condition_level=2), "condition_level"),
-        (dict(widths=(8, -8), decoder_widths=(8,)), "positive"),
+        ({"widths": (8,), "decoder_widths": ()}, "at least 2 levels"),
+        ({"widths": (8, 8), "decoder_widths": (8, 8)}, "needs 1 entries"),
+        ({"widths": (8, 8), "decoder_widths": (8,), "stem_kernel": 4}, "odd"),
+        ({"widths": (8, 8), "decoder_widths": (8,), "stem_stride": 2}, "refine_width"),
+        ({"widths": (8, 8), "decoder_widths": (8,), "refine": "fancy"}, "refine must be"),
+        ({"widths": (8, 8), "decoder_widths": (8,), "separable_levels": 3}, "separable_levels"),
+        ({"widths": (8, 8), "decoder_widths": (8,), "condition_level": 2}, "condition_level"),
+        ({"widths": (8, -8), "decoder_widths": (8,)}, "positive"),
     ],
 )
 def test_invalid_unet_configs(kwargs: dict, message: str) -> None:

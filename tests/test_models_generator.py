@@ -182,10 +182,10 @@ def test_prior_from_poseeditor_runs_through(generator: PoseWarpGenerator) -> Non
 @pytest.mark.parametrize(
     "change, message",
     [
-        (dict(prior=torch.zeros(1, 10, S, S)), "prior must be"),
-        (dict(source_heatmaps=torch.zeros(1, 13, S, S)), "source_heatmaps must be"),
-        (dict(image=torch.zeros(1, 3, 44, 44), source_heatmaps=torch.zeros(1, 14, 44, 44),
-              target_heatmaps=torch.zeros(1, 14, 44, 44), prior=torch.zeros(1, 11, 44, 44)), "divisible by 8"),
+        ({"prior": torch.zeros(1, 10, S, S)}, "prior must be"),
+        ({"source_heatmaps": torch.zeros(1, 13, S, S)}, "source_heatmaps must be"),
+        ({"image": torch.zeros(1, 3, 44, 44), "source_heatmaps": torch.zeros(1, 14, 44, 44),
+              "target_heatmaps": torch.zeros(1, 14, 44, 44), "prior": torch.zeros(1, 11, 44, 44)}, "divisible by 8"),
     ],
 )  # fmt: skip
 def test_bad_inputs_are_named(generator: PoseWarpGenerator, change: dict, message: str) -> None:

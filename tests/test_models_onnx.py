@@ -11,8 +11,8 @@ import torch
 
 onnxruntime = pytest.importorskip("onnxruntime")
 
-from models.config import get_config  # noqa: E402
-from models.generator import (  # noqa: E402
+from models.config import get_config
+from models.generator import (
     SOURCE_INPUTS,
     SOURCE_OUTPUTS,
     TARGET_INPUTS,
@@ -21,8 +21,8 @@ from models.generator import (  # noqa: E402
     SourceStage,
     TargetStage,
 )
-from models.onnx_export import export_onnx, stage_example_inputs  # noqa: E402
-from poseeditor.errors import ExportError  # noqa: E402
+from models.onnx_export import export_onnx, stage_example_inputs
+from poseeditor.errors import ExportError
 
 
 @pytest.fixture(scope="module")

@@ -35,14 +35,26 @@ def _parts(part_masks: torch.Tensor) -> np.ndarray:
     return np.clip(np.einsum("lhw,lc->hwc", p, colours), 0, 255).astype(np.uint8)
 
 
-def _warped(warped_layers: torch.Tensor) -> np.ndarray:
-    """(30,S,S) layers (image·mask, warped) -> their sum on black, as the foreground module sees them."""
-    layers = warped_layers.detach().float().cpu().numpy().reshape(-1, 3, *warped_layers.shape[-2:])
-    # A layer is image·mask with the image in [-1,1]: shift by its own mask to show colours on black.
-    total = layers.sum(axis=0).transpose(1, 2, 0)
-    return (np.clip((total + 1.0) * 127.5, 0, 255) * (np.abs(total).sum(axis=2, keepdims=True) > 1e-3)).astype(
-        np.uint8
-    )
+def _warped(warped_layers: torch.Tensor, coverage: torch.Tensor | None) -> np.ndarray:
+    """(30,S,S) layers (image·mask, warped) -> their sum in true colours on black, as the foreground module sees
+    them. A layer holds image·mask with the image in [-1,1]; (layer + mask)/2 is the [0,1] colour times the mask."""
+    total = warped_layers.detach().float().reshape(-1, 3, *warped_layers.shape[-2:]).sum(dim=0)
+    if coverage is None:
+        return (np.clip((total.cpu().numpy().transpose(1, 2, 0) + 1.0) * 127.5, 0, 255)).astype(np.uint8)
+    colour = (total + coverage.float()[None]) * 0.5
+    return (np.clip(colour.cpu().numpy().transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _coverage(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """(N,S,S) sum of the warped part masks (the warp of an all-ones image), or None without part masks."""
+    if "part_masks" not in outputs or "transforms" not in batch:
+        return None
+    from models.generator import PoseWarpGenerator
+
+    masks = outputs["part_masks"].detach().float()
+    ones = torch.ones(masks.shape[0], 3, *masks.shape[-2:])
+    warped = PoseWarpGenerator.warp(ones, masks.cpu(), batch["transforms"].float().cpu())
+    return warped.reshape(masks.shape[0], -1, 3, *masks.shape[-2:])[:, :, 0].sum(dim=1)
 
 
 def _pose(heatmaps: torch.Tensor) -> np.ndarray:
@@ -57,6 +69,7 @@ def sheet_rows(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor],
     n = min(count, batch["image_src"].shape[0])
     size = batch["image_src"].shape[-1]
     blank = np.full((size, size, 3), 96, dtype=np.uint8)
+    coverage = _coverage(batch, outputs)
     for i in range(n):
         cells = {
             "source": _image(batch["image_src"][i]),
@@ -73,7 +86,7 @@ def sheet_rows(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor],
         if "part_masks" in outputs:
             cells["parts"] = _parts(outputs["part_masks"][i])
         if "warped_layers" in outputs:
-            cells["warped"] = _warped(outputs["warped_layers"][i])
+            cells["warped"] = _warped(outputs["warped_layers"][i], None if coverage is None else coverage[i])
         rows.append(np.concatenate([cells.get(c, blank) for c in COLUMNS], axis=1))
     sheet = np.concatenate(rows, axis=0)
     header = np.full((max(14, size // 8), sheet.shape[1], 3), 255, dtype=np.uint8)

@@ -52,7 +52,7 @@ def clip(tmp_path):
 def test_ingest_with_a_sidecar_writes_the_dataset_format(clip, tmp_path):
     video, toy = clip
     out = tmp_path / "data"
-    [result] = ingest([video], out, IngestOptions(long_side=80, progress=False, group="walker"))
+    [result] = ingest([video], out, IngestOptions(long_side=80, progress=False, group="walker", min_segment=2))
     assert (result.decoded, result.examined, result.kept) == (N, N, N - 2)
     assert result.dropped == {"no person": 1, "unsure head/shoulders/hips": 1}
     [record] = read_dataset(out)
@@ -73,7 +73,7 @@ def test_ingest_with_a_sidecar_writes_the_dataset_format(clip, tmp_path):
 
 def test_stride_and_max_frames(clip, tmp_path):
     video, _ = clip
-    [result] = ingest([video.parent], tmp_path / "d", IngestOptions(stride=3, max_frames=2, progress=False))
+    [result] = ingest([video.parent], tmp_path / "d", IngestOptions(stride=3, max_frames=2, progress=False, min_segment=2))
     assert result.kept == 2
     info = json.loads((tmp_path / "d" / "info" / "walk.json").read_text())
     assert [f["source_frame"] for f in info["frames"]] == [0, 3]
@@ -94,7 +94,7 @@ def test_a_detector_callable_and_its_masks(clip, tmp_path):
         return FramePerson(Pose(xy, np.ones(14, bool), w, h), np.full(14, 0.9), 0.95, mask, (x0, y0, x1, y1))
 
     (video.parent / "walk.avi.poses.json").unlink()
-    [result] = ingest([video], tmp_path / "d", IngestOptions(long_side=80, progress=False), detector=fake_detector)
+    [result] = ingest([video], tmp_path / "d", IngestOptions(long_side=80, progress=False, min_segment=2), detector=fake_detector)
     assert result.kept == N and result.pose_source == "custom detector"
     assert calls[0] is None and calls[1] is not None  # later frames search around the person's last box
     [record] = read_dataset(tmp_path / "d")
@@ -103,6 +103,29 @@ def test_a_detector_callable_and_its_masks(clip, tmp_path):
     assert mask.shape == (60, 80) and set(np.unique(mask)) <= {0, 255}
     x, y = np.round(record.joints[3, 1]).astype(int)  # the neck lies on the person
     assert mask[y, x] == 255
+
+
+def test_a_video_is_cut_where_the_detected_person_changes(tmp_path):
+    """Frames 0-5 show one figure, 6-11 another one elsewhere (the detector switched people): two videos of one
+    group; a 2-frame piece in between is too short to keep."""
+    a, b = toy_video(seed=1, frames=6, width=W, height=H), toy_video(seed=2, frames=6, width=W, height=H)
+    far = b.joints + [60.0, 0.0]  # the second person stands elsewhere
+    frames = a.frames + a.frames[:2] + b.frames
+    joints = np.concatenate([a.joints, far[:2] * 0 + a.joints[:2] * 0.5 + 40, far])
+    video = tmp_path / "two.avi"
+    write_avi(video, frames)
+    poses = [pose_to_dict(Pose(xy, np.ones(14, bool), W, H)) for xy in joints]
+    (tmp_path / "two.avi.poses.json").write_text(json.dumps(poses))
+    out = tmp_path / "data"
+    (out / "info").mkdir(parents=True)
+    (out / "info" / "two_s05.json").write_text("{}")  # a stale segment of an earlier ingest goes away
+    [result] = ingest([video], out, IngestOptions(progress=False, min_segment=3))
+    assert result.segments == [("two", 6), ("two_s03", 6)]
+    assert result.kept == 12 and result.dropped["in too short segments"] == 2
+    records = {r.name: r for r in read_dataset(out)}
+    assert set(records) == {"two", "two_s03"} and {r.group for r in records.values()} == {"two"}
+    np.testing.assert_allclose(records["two_s03"].joints, far, atol=0.01)
+    assert "cut into 2 videos" in result.line()
 
 
 def test_undecodable_video_is_a_clear_error(tmp_path):
@@ -138,7 +161,7 @@ def test_skip_bad_goes_on_and_the_cli_reports(clip, tmp_path, capsys):
     bad.write_bytes(b"\x00" * 64)
     (video.parent / "zzz_broken.avi.poses.json").write_text("[]")
     out = tmp_path / "out"
-    code = main(["ingest", str(video.parent), "--out", str(out), "--skip-bad", "--quiet"])
+    code = main(["ingest", str(video.parent), "--out", str(out), "--skip-bad", "--quiet", "--min-segment", "2"])
     printed = capsys.readouterr().out
     assert code == 1 and "walk: kept 6 of 8" in printed and "zzz_broken: FAILED" in printed
     assert [v.name for v in read_dataset(out)] == ["walk"]
@@ -160,7 +183,7 @@ def test_detector_on_real_frames_finds_the_annotated_player(tmp_path):
     frames = [cv2.cvtColor(cv2.imread(str(TENNIS / "frames" / f"{k}.jpg")), cv2.COLOR_BGR2RGB) for k in (1, 4)]
     write_avi(tmp_path / "tennis.avi", frames)
     [result] = ingest([tmp_path / "tennis.avi"], tmp_path / "out",
-                      IngestOptions(long_side=640, progress=False, min_confidence=0.3))
+                      IngestOptions(long_side=640, progress=False, min_confidence=0.3, min_segment=2))
     assert result.kept >= 1
     [record] = read_dataset(tmp_path / "out")
     [truth] = read_dataset(TENNIS)

@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-joint-confidence", type=float, default=0.3, metavar="C",
                    help="joints below this confidence are written as not visible (0.3)")
     p.add_argument("--long-side", type=int, default=720, metavar="L", help="downscale frames to this long side (720)")
+    p.add_argument("--min-segment", type=int, default=8, metavar="N",
+                   help="a video is cut where the detected person changes; pieces with fewer kept frames are dropped (8)")
     p.add_argument("--group", default="", help="person/scene group of these videos (held-out splits keep a group together)")
     p.add_argument("--name-prefix", default="", help="prefix for the video names (default: the file names)")
     p.add_argument("--poses", choices=("auto", "sidecar", "detector"), default="auto",
@@ -43,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         min_confidence=args.min_confidence,
         min_joint_confidence=args.min_joint_confidence,
         long_side=args.long_side,
+        min_segment=args.min_segment,
         group=args.group,
         name_prefix=args.name_prefix,
         poses=args.poses,

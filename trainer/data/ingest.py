@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from poseeditor.errors import NoPersonFoundError, PoseEditorError, PoseFileError
+from poseeditor.geometry import person_scale
 from poseeditor.skeleton import NUM_JOINTS, Pose
 from trainer.data.dataset_format import IMAGE_SUFFIXES, DatasetError, VideoWriter, read_rgb, write_manifest
 
@@ -56,6 +57,7 @@ class IngestOptions:
     group: str = ""
     name_prefix: str = ""
     poses: str = "auto"  # "auto": sidecar when present, else detector; "sidecar"; "detector"
+    min_segment: int = 8  # kept frames between two person changes below this are dropped
     skip_bad: bool = False
     progress: bool = True
     frame_suffix: str = ".jpg"
@@ -67,6 +69,8 @@ class IngestOptions:
             raise DatasetError(f"--max-frames must be ≥ 1; got {self.max_frames}")
         if not 0.0 <= self.min_confidence <= 1.0 or not 0.0 <= self.min_joint_confidence <= 1.0:
             raise DatasetError("confidence thresholds must be in [0, 1]")
+        if self.min_segment < 2:
+            raise DatasetError(f"--min-segment must be ≥ 2; got {self.min_segment}")
         if self.long_side < 64:
             raise DatasetError(f"--long-side must be ≥ 64 px; got {self.long_side}")
         if self.poses not in ("auto", "sidecar", "detector"):
@@ -83,13 +87,18 @@ class IngestResult:
     dropped: Counter[str] = field(default_factory=Counter)
     pose_source: str = ""
     error: str = ""
+    segments: list[tuple[str, int]] = field(default_factory=list)  # (video name written, frames)
 
     def line(self) -> str:
         if self.error:
             return f"{self.video}: FAILED: {self.error}"
         drops = ", ".join(f"{n} {why}" for why, n in sorted(self.dropped.items())) or "none"
-        return (f"{self.video}: kept {self.kept} of {self.examined} examined frames "
+        line = (f"{self.video}: kept {self.kept} of {self.examined} examined frames "
                 f"({self.decoded} decoded; poses from {self.pose_source}; dropped: {drops})")
+        if len(self.segments) > 1:
+            parts = ", ".join(f"{name} ({n})" for name, n in self.segments)
+            line += f"; the person changes, so it was cut into {len(self.segments)} videos: {parts}"
+        return line
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -258,13 +267,78 @@ def judge(person: FramePerson, options: IngestOptions) -> tuple[np.ndarray | Non
     return visible, ""
 
 
+def person_jumped(previous: Pose, current: Pose, frames_apart: int) -> bool:
+    """True when `current` is unlikely to be the same person as `previous` a few frames earlier: the body centre
+    (mean of head, neck, shoulders, hips) moved more than ~a third of a body height plus a tenth per frame apart,
+    or the body's size changed by more than 1.6×. Then the detector has switched to someone else."""
+    core = list(CORE_JOINTS)
+    height_prev, height_cur = person_scale(previous) * 200.0, person_scale(current) * 200.0
+    ratio = max(height_prev, height_cur) / max(1e-6, min(height_prev, height_cur))
+    moved = float(np.linalg.norm(current.xy[core].mean(axis=0) - previous.xy[core].mean(axis=0)))
+    return ratio > 1.6 or moved > (0.35 + 0.1 * max(1, frames_apart)) * max(height_prev, height_cur)
+
+
+class _Segments:
+    """The kept frames of one input video, cut into segments where the person changes (or the video ends).
+
+    The first segment is the video's name, later ones `<name>_s02`, `<name>_s03`, ...; segments shorter than
+    `min_frames` are discarded (too short to tell whether they are right)."""
+
+    def __init__(self, out: Path, source: VideoInput, options: IngestOptions, pose_source: str) -> None:
+        self.out, self.source, self.options, self.pose_source = out, source, options, pose_source
+        self.count = 0
+        self.writer: VideoWriter | None = None
+        self.closed: list[tuple[str, int]] = []
+        self.discarded_frames = 0
+        _remove_old_segments(out, source.name)
+
+    def new(self) -> VideoWriter:
+        self.finish()
+        self.count += 1
+        name = self.source.name if self.count == 1 else f"{self.source.name}_s{self.count:02d}"
+        self.writer = VideoWriter(self.out, name, source="ingest", group=self.options.group or self.source.name,
+                                  frame_suffix=self.options.frame_suffix,
+                                  extra={"input": self.source.path.name, "poses": self.pose_source,
+                                         "stride": self.options.stride})
+        return self.writer
+
+    def finish(self) -> None:
+        if self.writer is None:
+            return
+        if len(self.writer) >= max(2, self.options.min_segment):
+            self.writer.close()
+            self.closed.append((self.writer.name, len(self.writer)))
+        else:
+            self.discarded_frames += len(self.writer)
+            self.writer.discard()
+        self.writer = None
+
+    def discard_all(self) -> None:
+        if self.writer is not None:
+            self.writer.discard()
+            self.writer = None
+        _remove_old_segments(self.out, self.source.name)
+        for name, _ in self.closed:
+            VideoWriter(self.out, name).discard()
+        self.closed = []
+
+
+def _remove_old_segments(out: Path, name: str) -> None:
+    """Segments of an earlier ingest of the same video (`<name>_sNN`) would otherwise outlive this one."""
+    info = out / "info"
+    if not info.is_dir():
+        return
+    for path in info.glob(f"{name}_s[0-9][0-9].json"):
+        VideoWriter(out, path.stem).discard()
+
+
 def ingest_video(
     source: VideoInput, out: Path, options: IngestOptions, finder: PersonFinder, pose_source: str
 ) -> IngestResult:
     result = IngestResult(video=source.name, input=source.path, pose_source=pose_source)
-    writer = VideoWriter(out, source.name, source="ingest", group=options.group, frame_suffix=options.frame_suffix,
-                         extra={"input": source.path.name, "poses": pose_source, "stride": options.stride})
+    segments = _Segments(out, source, options, pose_source)
     region: Region | None = None
+    previous: tuple[int, Pose] | None = None  # (frame index, pose) of the last kept frame
     bar = _progress(source.name, options.progress)
     try:
         for index, frame in enumerate(decode_frames(source)):
@@ -289,29 +363,38 @@ def ingest_video(
                 continue
             s = scale if pose_source == "sidecar" else 1.0
             joints = (person.pose.xy + 0.5) * s - 0.5
+            pose = Pose(joints, visible, small.shape[1], small.shape[0])
             mask = None
             if person.mask is not None:
                 m = np.asarray(person.mask, dtype=np.float32)
                 if m.shape != small.shape[:2]:
                     m = cv2.resize(m, small.shape[1::-1], interpolation=cv2.INTER_AREA)
                 mask = np.where(m > 0.5, 255, 0).astype(np.uint8)
+            writer = segments.writer
+            if writer is None or previous is None or person_jumped(previous[1], pose, (index - previous[0]) // options.stride):
+                writer = segments.new()
             writer.add(small, joints, visible, mask=mask, extra={"source_frame": index})
             result.kept += 1
+            previous = (index, pose)
             if person.box is not None:
                 x0, y0, x1, y1 = person.box
                 region = (x0, y0, x1 - x0, y1 - y0)
+        segments.finish()
     except BaseException:
-        writer.discard()
+        segments.discard_all()
         raise
     finally:
         bar.close()
+    if segments.discarded_frames:
+        result.dropped["in too short segments"] += segments.discarded_frames
+        result.kept -= segments.discarded_frames
+    result.segments = segments.closed
     if result.kept == 0:
-        writer.discard()
+        segments.discard_all()
         if result.examined == 0:
             raise DatasetError(f"{source.path}: no frames (empty video or folder)")
         drops = ", ".join(f"{n} {why}" for why, n in result.dropped.items())
         raise NoPersonFoundError(f"{source.path}: no frame with a clearly visible person ({drops})")
-    writer.close()
     return result
 
 

@@ -90,7 +90,9 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float)
                                   QtCore.Qt.MouseButton.NoButton, QtCore.Qt.MouseButton.LeftButton,
                                   QtCore.Qt.KeyboardModifier.NoModifier)
         QtWidgets.QApplication.sendEvent(viewport, event)
-        # process events until the next mouse report is due (a real event loop does the same between reports)
+        # Process what is queued (renders that arrived, repaints) after every mouse report, as a real event loop
+        # interleaves them, then wait for the next report; when the GUI falls behind, reports come back to back.
+        app.processEvents()
         due = t0 + k * period
         while time.perf_counter() < due:
             app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 2)

@@ -33,6 +33,7 @@ POSE_FILTER = "Pose files (*.json *.mat)"
 SESSION_FILTER = "poseeditor sessions (*.posesession)"
 MAX_RECENT = 8
 AUTOSAVE_DELAY_MS = 1500
+MONTAGE_INTERVAL_MS = 100
 
 CONTROLS_HELP = """<b>Mouse</b> (on the photo)<br>
 drag a joint — move it<br>
@@ -89,6 +90,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
         self.autosave_timer.timeout.connect(self.autosave)
+        self._pending_montage: RenderOutcome | None = None
+        self._montage_shown_at = 0.0
+        self.montage_timer = QtCore.QTimer(self)
+        self.montage_timer.setSingleShot(True)
+        self.montage_timer.setInterval(MONTAGE_INTERVAL_MS)
+        self.montage_timer.timeout.connect(self._flush_montage)
         self._update_actions()
 
     # ---------------------------------------------------------------------------------------------- building
@@ -350,7 +357,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.last_outcome = outcome
         self.result_panel.crop.set_image(outcome.output_rgb8)
-        self.intermediates.set_montage(outcome.montage)
+        self._show_montage_soon(outcome)
         now = time.perf_counter()
         latency = (now - outcome.requested_at) * 1000.0
         self.latencies_ms.append(latency)
@@ -364,6 +371,22 @@ class MainWindow(QtWidgets.QMainWindow):
         )
         self.fps_label.setText(f"{fps} fps" if fps >= 3 else "")
         self.resultShown.emit(outcome, latency)
+
+    def _show_montage_soon(self, outcome: RenderOutcome) -> None:
+        """The intermediates grid follows at most every MONTAGE_INTERVAL_MS while dragging (it is a large image
+        to redraw and nobody reads 28 tiles at 30 Hz); the last render of a drag is always shown."""
+        self._pending_montage = outcome
+        now = time.perf_counter()
+        if now - self._montage_shown_at >= MONTAGE_INTERVAL_MS / 1000.0:
+            self._flush_montage()
+        elif not self.montage_timer.isActive():
+            self.montage_timer.start()
+
+    def _flush_montage(self) -> None:
+        if self._pending_montage is not None and self._pending_montage.photo_id == self._photo_id:
+            self.intermediates.set_montage(self._pending_montage.montage)
+            self._montage_shown_at = time.perf_counter()
+        self._pending_montage = None
 
     def _on_pasted(self, request_id: int, image: np.ndarray) -> None:
         if self.last_outcome is not None and request_id == self.last_outcome.request_id:
@@ -719,6 +742,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def shutdown(self) -> None:
         """Stop the worker and forget the recovery file (a clean exit is not a crash)."""
         self.autosave_timer.stop()
+        self.montage_timer.stop()
         if self.worker.isRunning():
             self.worker.stop()
         if self.recovery_enabled:

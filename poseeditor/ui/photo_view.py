@@ -105,7 +105,10 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self.image.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.view.addItem(self.image)
         # The source pose as a thin ghost: what the person's pose was, for reference while dragging.
-        self.ghost = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 120), width=1), connect="pairs", antialias=False)
+        self.ghost = QtWidgets.QGraphicsPathItem()
+        ghost_pen = pg.mkPen((255, 255, 255, 130), width=1.5)
+        ghost_pen.setCosmetic(True)
+        self.ghost.setPen(ghost_pen)
         self.view.addItem(self.ghost)
         self.skeleton = SkeletonItem(document)
         self.view.addItem(self.skeleton)
@@ -128,12 +131,13 @@ class PhotoView(pg.GraphicsLayoutWidget):
 
     def _draw_ghost(self) -> None:
         pose = self.document.source_pose
-        if pose is None:
-            self.ghost.setData([], [])
-            return
-        segments = [(a, b) for a, b in BONES if pose.visible[a] and pose.visible[b]]
-        pts = np.array([pose.xy[j] for ab in segments for j in ab]).reshape(-1, 2)
-        self.ghost.setData(pts[:, 0], pts[:, 1]) if len(pts) else self.ghost.setData([], [])
+        path = QtGui.QPainterPath()
+        if pose is not None:
+            for a, b in BONES:
+                if pose.visible[a] and pose.visible[b]:
+                    path.moveTo(*pose.xy[a])
+                    path.lineTo(*pose.xy[b])
+        self.ghost.setPath(path)
 
     def fit(self) -> None:
         if self.document.photo is not None:

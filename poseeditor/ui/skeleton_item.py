@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from poseeditor.presets import JOINT_PARENTS, anchor_point
 from poseeditor.skeleton import BONES, JOINT_COLOURS, JOINT_NAMES, NUM_JOINTS, SIDE_COLOURS, Pose, bone_colour
@@ -39,14 +39,18 @@ class SkeletonItem(pg.GraphItem):
         self.document = document
         self._drag: dict[str, object] | None = None
         self._pose: Pose | None = None
-        # Limb lines: one curve per side colour (3 QPainterPaths) instead of a per-line pen array, which
-        # GraphItem replays line by line; during a drag this is the difference between ~1 and ~10 ms a frame.
-        self._lines = {}
+        # Limb lines: one plain QGraphicsPathItem per side colour, painted by Qt in C++, instead of GraphItem's
+        # per-line pen array (replayed line by line) or PlotCurveItems (Python code in every paint): during a
+        # drag the lines are repainted at every mouse report.
+        self._lines: dict[str, QtWidgets.QGraphicsPathItem] = {}
         for side, colour in SIDE_COLOURS.items():
-            curve = pg.PlotCurveItem(pen=pg.mkPen(*colour, 230, width=3.0), connect="pairs", antialias=True)
-            curve.setParentItem(self)
-            curve.setZValue(-1)
-            self._lines[side] = curve
+            pen = pg.mkPen(*colour, 230, width=3.0)
+            pen.setCosmetic(True)  # 3 screen pixels at any zoom
+            pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
+            item = QtWidgets.QGraphicsPathItem(self)
+            item.setPen(pen)
+            item.setZValue(-1)
+            self._lines[side] = item
         # Pens and brushes built once: the scatter's symbol atlas then finds them again instead of re-rendering.
         self._brush = {(j, v): pg.mkBrush(*(JOINT_COLOURS[j] if v else HIDDEN_COLOUR), 235 if v else 90)
                        for j in range(NUM_JOINTS) for v in (True, False)}
@@ -63,14 +67,16 @@ class SkeletonItem(pg.GraphItem):
         self._pose = pose
         if pose is None:
             self.setData(pos=np.zeros((0, 2)), adj=None, pen=None)
-            for curve in self._lines.values():
-                curve.setData([], [])
+            for item in self._lines.values():
+                item.setPath(QtGui.QPainterPath())
             return
-        for side, curve in self._lines.items():
-            segments = [(a, b) for a, b in BONES
-                        if pose.visible[a] and pose.visible[b] and _side_of_bone(a, b) == side]
-            pts = pose.xy[np.asarray(segments, dtype=int).reshape(-1)] if segments else np.zeros((0, 2))
-            curve.setData(pts[:, 0], pts[:, 1])
+        for side, item in self._lines.items():
+            path = QtGui.QPainterPath()
+            for a, b in BONES:
+                if pose.visible[a] and pose.visible[b] and _side_of_bone(a, b) == side:
+                    path.moveTo(*pose.xy[a])
+                    path.lineTo(*pose.xy[b])
+            item.setPath(path)
         selected = self.document.selected
         vis = pose.visible
         self.setData(

@@ -94,7 +94,7 @@ def test_drag_a_wrist_renders_and_undo_restores(qtbot, model_dir, photo_file, st
     wait_for_render_of(qtbot, window, standing_pose)
     before = window.last_outcome.result
     before_output, before_layers = before.output.copy(), before.warped_layers.copy()
-    assert window.intermediates.montage is not None
+    qtbot.waitUntil(lambda: window.intermediates.montage is not None, timeout=RENDER_TIMEOUT_MS)
     assert "untrained" in window.backend_label.text() or window.engine_info
 
     view = window.photo_view
@@ -216,10 +216,21 @@ def test_without_a_model_the_editor_still_edits(qtbot, tmp_path, photo_file, sta
 def test_intermediate_tile_enlarges(qtbot, model_dir, photo_file, standing_pose):
     window = open_window(qtbot, model_dir, photo_file, standing_pose)
     wait_for_render_of(qtbot, window, standing_pose)
+    qtbot.waitUntil(lambda: window.intermediates.montage is not None, timeout=RENDER_TIMEOUT_MS)
     tile = next(t for t in window.intermediates.montage.tiles if t.name == "warped_torso")
     scene = window.intermediates.view.mapViewToScene(QtCore.QPointF(tile.x + 10, tile.y + 10))
     qtbot.mouseClick(window.intermediates.viewport(), QtCore.Qt.MouseButton.LeftButton,
                      pos=window.intermediates.mapFromScene(scene))
+    # the grid's tiles are the engine's intermediates, shrunk
+    import cv2
+
+    from poseeditor.ui.montage import tile_images
+
+    result = window.last_outcome.result
+    small = tile_images(result, 32)
+    for name, full in result.intermediates().items():
+        expected = cv2.resize(np.ascontiguousarray(full), (32, 32), interpolation=cv2.INTER_AREA)
+        np.testing.assert_allclose(small[name], expected, atol=0.03, err_msg=name)
     views = window.findChildren(EnlargedView)
     assert len(views) == 1
     assert views[0].image_view.currentIndex == 9  # the torso is the 10th warped layer

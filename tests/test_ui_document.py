@@ -109,11 +109,25 @@ def test_montage_layout_and_tile_lookup():
     for tile in tiles:
         assert 0 <= tile.x and tile.x + tile.size <= width and tile.y + tile.size <= height
 
-    class FakeResult:  # only what build_montage reads
-        def intermediates(self):
-            return {t.name: np.full((8, 8), 0.5, np.float32) for t in tiles}
+    from types import SimpleNamespace
 
-    montage = build_montage(FakeResult())
+    rng = np.random.default_rng(0)
+    size = 16
+    fake = SimpleNamespace(  # the RenderResult fields build_montage reads
+        part_masks=rng.random((11, size, size), dtype=np.float32),
+        warped_layers=rng.random((10, size, size, 3), dtype=np.float32) * 2 - 1,
+        warped_masks=rng.random((10, size, size), dtype=np.float32),
+        source_image=rng.random((size, size, 3), dtype=np.float32),
+        foreground=rng.random((size, size, 3), dtype=np.float32),
+        background=rng.random((size, size, 3), dtype=np.float32),
+        output=rng.random((size, size, 3), dtype=np.float32),
+        mask=rng.random((size, size), dtype=np.float32),
+        source_heatmaps=rng.random((14, size, size), dtype=np.float32),
+        target_heatmaps=rng.random((14, size, size), dtype=np.float32),
+    )
+    montage = build_montage(fake)
+    first = tiles[0]  # background mask, upscaled with nearest neighbours: its pixels keep their values
+    np.testing.assert_array_equal(montage.image[first.y, first.x], [round(fake.part_masks[0, 0, 0] * 255)] * 3)
     assert montage.image.shape == (height, width, 3)
     tile = tiles[15]
     assert montage.tile_at(tile.x + 3, tile.y + 3) == tile

@@ -23,6 +23,7 @@ from poseeditor.session import load_session, recovery_file, save_session
 from poseeditor.skeleton import JOINT_NAMES, Pose
 from poseeditor.ui import exports
 from poseeditor.ui.document import EditorDocument
+from poseeditor.ui.montage import Montage
 from poseeditor.ui.panels import EnlargedView, IntermediatesPanel, ResultPanel
 from poseeditor.ui.person import find_person, sidecar_pose, sidecar_pose_file
 from poseeditor.ui.photo_view import PhotoView
@@ -82,6 +83,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.worker.engineMissing.connect(self._on_engine_missing)
         self.worker.sourceReady.connect(self._on_source_ready)
         self.worker.rendered.connect(self._on_rendered)
+        self.worker.montageReady.connect(self._on_montage)
         self.worker.pasted.connect(self._on_pasted)
         self.worker.failed.connect(self._on_worker_failed)
         self.worker.start()
@@ -90,7 +92,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
         self.autosave_timer.timeout.connect(self.autosave)
-        self._pending_montage: RenderOutcome | None = None
+        self._pending_montage: Montage | None = None
         self._montage_shown_at = 0.0
         self.montage_timer = QtCore.QTimer(self)
         self.montage_timer.setSingleShot(True)
@@ -324,6 +326,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------------------------------------ render
     def _on_photo_changed(self) -> None:
         self.last_outcome = None
+        self._pending_montage = None
         self.last_pasted = None
         self.result_panel.crop.set_image(None)
         self.result_panel.photo.set_image(None)
@@ -357,7 +360,6 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.last_outcome = outcome
         self.result_panel.crop.set_image(outcome.output_rgb8)
-        self._show_montage_soon(outcome)
         now = time.perf_counter()
         latency = (now - outcome.requested_at) * 1000.0
         self.latencies_ms.append(latency)
@@ -372,19 +374,20 @@ class MainWindow(QtWidgets.QMainWindow):
         self.fps_label.setText(f"{fps} fps" if fps >= 3 else "")
         self.resultShown.emit(outcome, latency)
 
-    def _show_montage_soon(self, outcome: RenderOutcome) -> None:
-        """The intermediates grid follows at most every MONTAGE_INTERVAL_MS while dragging (it is a large image
-        to redraw and nobody reads 28 tiles at 30 Hz); the last render of a drag is always shown."""
-        self._pending_montage = outcome
-        now = time.perf_counter()
-        if now - self._montage_shown_at >= MONTAGE_INTERVAL_MS / 1000.0:
+    def _on_montage(self, _request_id: int, photo_id: int, montage: Montage) -> None:
+        """The intermediates grid follows at most every MONTAGE_INTERVAL_MS (it is a large image to redraw and
+        nobody reads 28 tiles at 30 Hz); the newest one is always shown in the end."""
+        if photo_id != self._photo_id:
+            return
+        self._pending_montage = montage
+        if time.perf_counter() - self._montage_shown_at >= MONTAGE_INTERVAL_MS / 1000.0:
             self._flush_montage()
         elif not self.montage_timer.isActive():
             self.montage_timer.start()
 
     def _flush_montage(self) -> None:
-        if self._pending_montage is not None and self._pending_montage.photo_id == self._photo_id:
-            self.intermediates.set_montage(self._pending_montage.montage)
+        if self._pending_montage is not None:
+            self.intermediates.set_montage(self._pending_montage)
             self._montage_shown_at = time.perf_counter()
         self._pending_montage = None
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from poseeditor.skeleton import JOINT_NAMES, LAYER_NAMES, LIMB_NAMES
 
-TILE = 96
+TILE = 128  # 256-pixel crops shrink by exactly 2: cv2's fast integer area path (~0.01 ms a plane)
 CAPTION = 17
 HEADER = 22
 GAP = 4
@@ -99,15 +99,42 @@ def montage_layout(tile: int = TILE) -> tuple[tuple[int, int], tuple[Tile, ...],
     return (rows * row_height, right), tuple(tiles), tuple(headers)
 
 
+def _shrink(image: np.ndarray, tile: int) -> np.ndarray:
+    """One (S, S) or (S, S, 3) float image at tile size: area-averaged down, nearest up (pixels stay visible)."""
+    interpolation = cv2.INTER_AREA if image.shape[0] > tile else cv2.INTER_NEAREST
+    return cv2.resize(np.asarray(image, dtype=np.float32), (tile, tile), interpolation=interpolation)
+
+
+def tile_images(result: Any, tile: int = TILE) -> dict[str, np.ndarray]:
+    """RenderResult.intermediates() at tile size, shrinking each plane before the display formulas.
+
+    Area averaging is linear, so shrinking first and then applying the display formulas of
+    `RenderResult.intermediates` gives the same pictures for a fraction of the work (the montage is rebuilt on
+    every render while dragging). Planes are resized one by one: they are contiguous, so nothing is copied."""
+    from poseeditor.engine.engine import heatmap_picture
+
+    out: dict[str, np.ndarray] = {}
+    for name, mask in zip(LAYER_NAMES, result.part_masks):
+        out[f"source_mask_{name}"] = _shrink(mask, tile)
+    for name, layer, mask in zip(LIMB_NAMES, result.warped_layers, result.warped_masks):
+        # as intermediates() shows a warped layer: its colours on black where its warped mask is
+        out[f"warped_{name}"] = np.clip((_shrink(layer, tile) + _shrink(mask, tile)[:, :, None]) * 0.5, 0.0, 1.0)
+    for name, image in (("source", result.source_image), ("foreground", result.foreground),
+                        ("background", result.background), ("output", result.output),
+                        ("foreground_mask", result.mask)):
+        out[name] = _shrink(image, tile)
+    for name in ("source_heatmaps", "target_heatmaps"):
+        out[name] = heatmap_picture(np.stack([_shrink(h, tile) for h in getattr(result, name)]))
+    return out
+
+
 def build_montage(result: Any, tile: int = TILE) -> Montage:
     (height, width), tiles, _ = montage_layout(tile)
     canvas = np.empty((height, width, 3), dtype=np.uint8)
     canvas[:] = BACKGROUND
-    images = result.intermediates()
+    images = tile_images(result, tile)
     for t in tiles:
-        picture = _as_rgb_uint8(images[t.name])
-        interpolation = cv2.INTER_AREA if picture.shape[0] > tile else cv2.INTER_NEAREST
-        canvas[t.y : t.y + tile, t.x : t.x + tile] = cv2.resize(picture, (tile, tile), interpolation=interpolation)
+        canvas[t.y : t.y + tile, t.x : t.x + tile] = _as_rgb_uint8(images[t.name])
     return Montage(canvas, tiles)
 
 

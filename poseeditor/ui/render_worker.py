@@ -19,7 +19,9 @@ from PySide6.QtCore import QThread, Signal
 
 from poseeditor.errors import NoModelInstalledError, PoseEditorError
 from poseeditor.skeleton import Pose
-from poseeditor.ui.montage import Montage, build_montage
+from poseeditor.ui.montage import build_montage
+
+MONTAGE_EVERY_S = 0.1
 
 
 @dataclass
@@ -30,7 +32,6 @@ class RenderOutcome:
     photo_id: int
     pose: Pose
     result: Any  # poseeditor.engine.RenderResult
-    montage: Montage
     output_rgb8: np.ndarray  # the result crop as (S, S, 3) uint8, converted here so the GUI thread only blits
     requested_at: float  # time.perf_counter() when the GUI asked
     rendered_at: float
@@ -57,6 +58,7 @@ class RenderWorker(QThread):
     engineMissing = Signal(str)  # why no model could be loaded
     sourceReady = Signal(int, dict)  # photo_id, source-stage timings
     rendered = Signal(object)  # RenderOutcome
+    montageReady = Signal(int, int, object)  # request_id, photo_id, Montage of that render's intermediates
     pasted = Signal(int, object)  # request_id, (H, W, 3) uint8 full-resolution result
     failed = Signal(str)  # one-line message
 
@@ -77,6 +79,7 @@ class RenderWorker(QThread):
         self._state_photo: np.ndarray | None = None
         self._state_photo_id = -1
         self._state_pose: Pose | None = None
+        self._montage_at = 0.0
 
     # ---------------------------------------------------------------------------------------- GUI thread API
     def set_source(self, photo_id: int, photo: np.ndarray, pose: Pose) -> None:
@@ -168,20 +171,25 @@ class RenderWorker(QThread):
         if self.engine is None or self._state is None or request.photo_id != self._state_photo_id:
             return  # no model, or a pose for a photo that is no longer open
         result = self.engine.render(self._state, request.pose)
-        montage = build_montage(result)
         outcome = RenderOutcome(
             request_id=request.request_id,
             photo_id=request.photo_id,
             pose=request.pose,
             result=result,
-            montage=montage,
             output_rgb8=np.clip(result.output * 255.0 + 0.5, 0, 255).astype(np.uint8),
             requested_at=request.requested_at,
             rendered_at=time.perf_counter(),
             timings=dict(result.timings),
         )
         self.rendered.emit(outcome)
+        # The result goes out first; the intermediates grid and the full-resolution paste-back follow only when
+        # no newer pose is waiting (the grid also at least every MONTAGE_EVERY_S), so they never delay a render.
         with self._lock:
-            idle = self._render is None and self._source is None and self._want_paste
-        if idle and self._state_photo is not None:
+            idle = self._render is None and self._source is None
+            want_paste = self._want_paste
+        now = time.perf_counter()
+        if idle or now - self._montage_at >= MONTAGE_EVERY_S:
+            self._montage_at = now
+            self.montageReady.emit(request.request_id, request.photo_id, build_montage(result))
+        if idle and want_paste and self._state_photo is not None:
             self.pasted.emit(request.request_id, self.engine.paste_back(self._state_photo, self._state, result))

@@ -4,8 +4,9 @@
 
 DIR is a dataset folder (our format or the paper's .mat layout); default: the tennis fixture. Each cell runs the
 loader for about --seconds after a warm-up batch (workers starting and caches filling are not counted). "cpu" is
-the CPU time per sample of this process and its workers: on a machine shared with other jobs it estimates what a sample costs on
-an idle core; the load average is printed for that reason.
+the CPU time per sample of this process and its workers (with workers it includes the prefetched batches and the
+inter-process copies): on a machine shared with other jobs it estimates what a sample costs on an idle core; the
+load average is printed for that reason.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
-import torch  # noqa: E402
+import cv2
+import torch
 
-from trainer.data.dataset_format import read_dataset  # noqa: E402
-from trainer.data.pairs import InfinitePairSampler, PosePairDataset, make_loader  # noqa: E402
+from trainer.data.dataset_format import read_dataset
+from trainer.data.pairs import InfinitePairSampler, PosePairDataset, make_loader
 
 TENNIS = Path(__file__).resolve().parents[2] / "shared" / "data" / "posewarp-tennis"
 
@@ -85,8 +86,10 @@ def main() -> int:
     torch.set_num_threads(1)
     videos = read_dataset(args.data)
     frames = sum(len(v) for v in videos)
-    print(f"data: {args.data} ({len(videos)} videos, {frames} frames, {videos[0].width}×{videos[0].height}); "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"data: {args.data} ({len(videos)} videos, {frames} frames, {videos[0].width}×{videos[0].height}); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     print(f"{'size':>5} {'workers':>7} {'samples/s':>10} {'cpu ms/sample':>14}")
     for size in args.sizes:
         for workers in args.workers:

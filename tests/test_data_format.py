@@ -18,8 +18,18 @@ def test_round_trip_keeps_joints_visibility_parts_masks_and_group(tmp_path):
     toy = toy_video(seed=3, frames=3, width=40, height=56)
     visible = toy.visible.copy()
     visible[1, 4] = False  # an occluded wrist must come back occluded
-    record = write_video(tmp_path, "clip_a", toy.frames, toy.joints, visible, parts=toy.parts, masks=toy.masks,
-                         source="toy", group="person1", frame_suffix=".png")
+    record = write_video(
+        tmp_path,
+        "clip_a",
+        toy.frames,
+        toy.joints,
+        visible,
+        parts=toy.parts,
+        masks=toy.masks,
+        source="toy",
+        group="person1",
+        frame_suffix=".png",
+    )
     write_manifest(tmp_path, source="toy")
     [back] = read_dataset(tmp_path)
     assert back.name == "clip_a" and back.group == "person1" and back.source == "toy"

@@ -31,8 +31,11 @@ def test_items_have_the_documented_shapes_and_only_the_hole_changes(toy):
         assert torch.equal(s["input_image"][:, ~hole], s["image"][:, ~hole])
         assert s["image"].min() >= -1 and s["image"].max() <= 1
         # the heatmaps' joints lie in (or at the edge of) the hole
-        on = [bool(hole[int(round(y)), int(round(x))]) for x, y, _ in s["joints"].tolist()
-              if 0 <= round(x) < 48 and 0 <= round(y) < 48]
+        on = [
+            bool(hole[int(round(y)), int(round(x))])
+            for x, y, _ in s["joints"].tolist()
+            if 0 <= round(x) < 48 and 0 <= round(y) < 48
+        ]
         assert np.mean(on) > 0.8
 
 

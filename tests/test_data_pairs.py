@@ -20,7 +20,7 @@ from trainer.data.pairs import (
     make_loader,
     split_by_video,
 )
-from trainer.data.toy import paint_parts, toy_video, write_toy_dataset
+from trainer.data.toy import paint_parts, write_toy_dataset
 
 TENNIS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "posewarp-tennis"
 SIZE = 64
@@ -36,10 +36,19 @@ def test_sample_shapes_dtypes_and_ranges(toy_videos):
     assert len(ds) == 15
     s = ds[4]
     shapes = {
-        "image_src": (3, SIZE, SIZE), "image_tgt": (3, SIZE, SIZE), "heatmaps_src": (14, SIZE, SIZE),
-        "heatmaps_tgt": (14, SIZE, SIZE), "prior_src": (11, SIZE, SIZE), "transforms": (10, 2, 3),
-        "joints_src": (14, 3), "joints_tgt": (14, 3), "parts_src": (SIZE, SIZE), "mask_tgt": (1, SIZE, SIZE),
-        "has_mask": (), "person_box_tgt": (4,), "video": (),
+        "image_src": (3, SIZE, SIZE),
+        "image_tgt": (3, SIZE, SIZE),
+        "heatmaps_src": (14, SIZE, SIZE),
+        "heatmaps_tgt": (14, SIZE, SIZE),
+        "prior_src": (11, SIZE, SIZE),
+        "transforms": (10, 2, 3),
+        "joints_src": (14, 3),
+        "joints_tgt": (14, 3),
+        "parts_src": (SIZE, SIZE),
+        "mask_tgt": (1, SIZE, SIZE),
+        "has_mask": (),
+        "person_box_tgt": (4,),
+        "video": (),
     }
     for key, shape in shapes.items():
         assert tuple(s[key].shape) == shape, key
@@ -58,8 +67,11 @@ def test_sample_shapes_dtypes_and_ranges(toy_videos):
     assert x0 <= s["joints_tgt"][vis, 0].min() and s["joints_tgt"][vis, 0].max() <= x1 and y0 < y1
     # the target mask covers the target joints (the figure is painted along them)
     mask = s["mask_tgt"][0]
-    inside = [mask[int(round(y)), int(round(x))] for x, y, v in s["joints_tgt"].tolist()
-              if v and 0 <= x < SIZE - 0.5 and 0 <= y < SIZE - 0.5]
+    inside = [
+        mask[int(round(y)), int(round(x))]
+        for x, y, v in s["joints_tgt"].tolist()
+        if v and 0 <= x < SIZE - 0.5 and 0 <= y < SIZE - 0.5
+    ]
     assert np.mean(np.asarray(inside) > 0.5) > 0.8
 
 
@@ -88,7 +100,7 @@ def test_transforms_map_target_joints_onto_source_joints(toy_videos):
 def test_same_crop_for_both_frames_keeps_the_background_aligned(toy_videos):
     ds = PosePairDataset(toy_videos, size=SIZE, augment=True, seed=3)
     s = ds[0]
-    background = (s["mask_tgt"][0] == 0)
+    background = s["mask_tgt"][0] == 0
     # toy background is static: where neither frame has the person, source and target pixels agree
     src_person = torch.from_numpy(np.isin(s["parts_src"].numpy(), range(1, 11)))
     still = background & ~src_person
@@ -100,8 +112,25 @@ def test_same_crop_for_both_frames_keeps_the_background_aligned(toy_videos):
 def _raised_right_wrist_video(root):
     """A figure facing the camera (its right on the image left) with the right wrist above the head."""
     w, h = 120, 160
-    xy = np.array([[60, 20], [60, 40], [48, 44], [40, 30], [38, 8], [72, 44], [76, 64], [78, 84],
-                   [52, 88], [51, 118], [50, 148], [68, 88], [69, 118], [70, 148]], dtype=np.float64)
+    xy = np.array(
+        [
+            [60, 20],
+            [60, 40],
+            [48, 44],
+            [40, 30],
+            [38, 8],
+            [72, 44],
+            [76, 64],
+            [78, 84],
+            [52, 88],
+            [51, 118],
+            [50, 148],
+            [68, 88],
+            [69, 118],
+            [70, 148],
+        ],
+        dtype=np.float64,
+    )
     frames, parts = [], []
     for dx in (0.0, 6.0):
         moved = xy + [dx, 0.0]
@@ -130,8 +159,9 @@ def test_flip_mirrors_the_image_and_swaps_left_and_right(tmp_path):
         np.testing.assert_allclose(f[l_wrist, 1], p[r_wrist, 1], atol=1e-4)
     # pixels are the mirror image; heatmaps follow the swapped joints
     np.testing.assert_allclose(flipped["image_src"].numpy(), plain["image_src"].numpy()[:, :, ::-1], atol=2 / 255)
-    np.testing.assert_allclose(flipped["heatmaps_tgt"][l_wrist].numpy(),
-                               plain["heatmaps_tgt"][r_wrist].numpy()[:, ::-1], atol=1e-4)
+    np.testing.assert_allclose(
+        flipped["heatmaps_tgt"][l_wrist].numpy(), plain["heatmaps_tgt"][r_wrist].numpy()[:, ::-1], atol=1e-4
+    )
     # part labels: the right forearm (label 3) becomes the left forearm (label 5) on the mirrored side
     p_parts, f_parts = plain["parts_src"].numpy(), flipped["parts_src"].numpy()
     assert (p_parts == 3).sum() > 5 and (p_parts == 5).sum() > 5

@@ -73,7 +73,9 @@ def test_ingest_with_a_sidecar_writes_the_dataset_format(clip, tmp_path):
 
 def test_stride_and_max_frames(clip, tmp_path):
     video, _ = clip
-    [result] = ingest([video.parent], tmp_path / "d", IngestOptions(stride=3, max_frames=2, progress=False, min_segment=2))
+    [result] = ingest(
+        [video.parent], tmp_path / "d", IngestOptions(stride=3, max_frames=2, progress=False, min_segment=2)
+    )
     assert result.kept == 2
     info = json.loads((tmp_path / "d" / "info" / "walk.json").read_text())
     assert [f["source_frame"] for f in info["frames"]] == [0, 3]
@@ -94,7 +96,9 @@ def test_a_detector_callable_and_its_masks(clip, tmp_path):
         return FramePerson(Pose(xy, np.ones(14, bool), w, h), np.full(14, 0.9), 0.95, mask, (x0, y0, x1, y1))
 
     (video.parent / "walk.avi.poses.json").unlink()
-    [result] = ingest([video], tmp_path / "d", IngestOptions(long_side=80, progress=False, min_segment=2), detector=fake_detector)
+    [result] = ingest(
+        [video], tmp_path / "d", IngestOptions(long_side=80, progress=False, min_segment=2), detector=fake_detector
+    )
     assert result.kept == N and result.pose_source == "custom detector"
     assert calls[0] is None and calls[1] is not None  # later frames search around the person's last box
     [record] = read_dataset(tmp_path / "d")
@@ -182,8 +186,11 @@ def test_detector_on_real_frames_finds_the_annotated_player(tmp_path):
         pytest.skip(f"detector unavailable: {exc}")
     frames = [cv2.cvtColor(cv2.imread(str(TENNIS / "frames" / f"{k}.jpg")), cv2.COLOR_BGR2RGB) for k in (1, 4)]
     write_avi(tmp_path / "tennis.avi", frames)
-    [result] = ingest([tmp_path / "tennis.avi"], tmp_path / "out",
-                      IngestOptions(long_side=640, progress=False, min_confidence=0.3, min_segment=2))
+    [result] = ingest(
+        [tmp_path / "tennis.avi"],
+        tmp_path / "out",
+        IngestOptions(long_side=640, progress=False, min_confidence=0.3, min_segment=2),
+    )
     assert result.kept >= 1
     [record] = read_dataset(tmp_path / "out")
     [truth] = read_dataset(TENNIS)

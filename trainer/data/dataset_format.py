@@ -66,7 +66,9 @@ class VideoRecord:
                 f"got {self.joints.shape}"
             )
         if self.visible.shape != (n, NUM_JOINTS):
-            raise DatasetError(f"video {self.name}: visibility must have shape ({n}, {NUM_JOINTS}); got {self.visible.shape}")
+            raise DatasetError(
+                f"video {self.name}: visibility must have shape ({n}, {NUM_JOINTS}); got {self.visible.shape}"
+            )
         if self.boxes.shape != (n, 4):
             raise DatasetError(f"video {self.name}: boxes must have shape ({n}, 4); got {self.boxes.shape}")
         for what, paths in (("part maps", self.part_paths), ("masks", self.mask_paths)):
@@ -105,8 +107,12 @@ class VideoRecord:
 # ------------------------------------------------------------------------------------------------ pixels
 def read_rgb(path: Path, reduce: int = 1) -> np.ndarray:
     """An image file as RGB uint8; `reduce` ∈ {1, 2, 4, 8} lets libjpeg decode at 1/reduce size (much faster)."""
-    flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-             8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]
+    flags = {
+        1: cv2.IMREAD_COLOR,
+        2: cv2.IMREAD_REDUCED_COLOR_2,
+        4: cv2.IMREAD_REDUCED_COLOR_4,
+        8: cv2.IMREAD_REDUCED_COLOR_8,
+    }[reduce]
     bgr = cv2.imread(str(path), flags)
     if bgr is None:
         raise DatasetError(f"{path}: missing or not a readable image")
@@ -270,7 +276,9 @@ def read_video_mat(root: Path, info_path: Path, single_video: bool) -> VideoReco
         width, height = im.size
     finite = np.isfinite(joints).all(axis=2)
     # The paper's files have no visibility flags; out-of-frame or missing coordinates mean "not visible" here.
-    inside = (joints[..., 0] >= 0) & (joints[..., 0] <= width - 1) & (joints[..., 1] >= 0) & (joints[..., 1] <= height - 1)
+    inside = (
+        (joints[..., 0] >= 0) & (joints[..., 0] <= width - 1) & (joints[..., 1] >= 0) & (joints[..., 1] <= height - 1)
+    )
     visible = finite & inside
     joints = np.where(np.isfinite(joints), joints, 0.0)
     boxes = np.zeros((n, 4))
@@ -284,7 +292,13 @@ def read_video_mat(root: Path, info_path: Path, single_video: bool) -> VideoReco
         else:
             boxes[k] = joints_box(joints[k], visible[k])
     return VideoRecord(
-        name=name, frame_paths=paths, joints=joints, visible=visible, boxes=boxes, width=width, height=height,
+        name=name,
+        frame_paths=paths,
+        joints=joints,
+        visible=visible,
+        boxes=boxes,
+        width=width,
+        height=height,
         source="posewarp-mat",
     )
 
@@ -369,12 +383,16 @@ class VideoWriter:
     ) -> None:
         frame_rgb = np.asarray(frame_rgb)
         if frame_rgb.ndim != 3 or frame_rgb.shape[2] != 3 or frame_rgb.dtype != np.uint8:
-            raise DatasetError(f"video {self.name}: frames must be (H, W, 3) uint8 RGB; got {frame_rgb.shape} {frame_rgb.dtype}")
+            raise DatasetError(
+                f"video {self.name}: frames must be (H, W, 3) uint8 RGB; got {frame_rgb.shape} {frame_rgb.dtype}"
+            )
         h, w = frame_rgb.shape[:2]
         if self._size is None:
             self._size = (w, h)
         elif self._size != (w, h):
-            raise DatasetError(f"video {self.name}: frame {len(self)} is {w}×{h}, earlier frames {self._size[0]}×{self._size[1]}")
+            raise DatasetError(
+                f"video {self.name}: frame {len(self)} is {w}×{h}, earlier frames {self._size[0]}×{self._size[1]}"
+            )
         joints = np.asarray(joints, dtype=np.float64)
         visible = np.asarray(visible).astype(bool)
         if joints.shape != (NUM_JOINTS, 2) or visible.shape != (NUM_JOINTS,):
@@ -389,7 +407,9 @@ class VideoWriter:
                 continue
             label_map = np.asarray(label_map)
             if label_map.shape != (h, w) or label_map.dtype != np.uint8:
-                raise DatasetError(f"video {self.name}: {sub} must be ({h}, {w}) uint8; got {label_map.shape} {label_map.dtype}")
+                raise DatasetError(
+                    f"video {self.name}: {sub} must be ({h}, {w}) uint8; got {label_map.shape} {label_map.dtype}"
+                )
             (self.root / sub / self.name).mkdir(parents=True, exist_ok=True)
             save_image(self.root / sub / self.name / f"{stem}.png", label_map)
         joints_out = [

@@ -26,10 +26,19 @@ from trainer.data.pairs import cut_affine, to_tensor_image
 
 # Limb stroke widths as fractions of the body height (head top to ankles), before random jitter.
 _STROKES: tuple[tuple[int, int, float], ...] = (
-    (1, 2, 0.06), (1, 5, 0.06),  # shoulders (neck to shoulder)
-    (2, 3, 0.065), (3, 4, 0.05), (5, 6, 0.065), (6, 7, 0.05),  # arms
-    (8, 9, 0.09), (9, 10, 0.065), (11, 12, 0.09), (12, 13, 0.065),  # legs
-    (2, 8, 0.07), (5, 11, 0.07), (8, 11, 0.09),  # torso outline
+    (1, 2, 0.06),
+    (1, 5, 0.06),  # shoulders (neck to shoulder)
+    (2, 3, 0.065),
+    (3, 4, 0.05),
+    (5, 6, 0.065),
+    (6, 7, 0.05),  # arms
+    (8, 9, 0.09),
+    (9, 10, 0.065),
+    (11, 12, 0.09),
+    (12, 13, 0.065),  # legs
+    (2, 8, 0.07),
+    (5, 11, 0.07),
+    (8, 11, 0.09),  # torso outline
 )
 
 
@@ -73,16 +82,27 @@ def person_silhouette(
         radius = max(1.15 * half, 0.05 * height) * (rng.uniform(0.9, 1.2) if rng is not None else 1.0)
         angle = math.degrees(math.atan2(xy[0, 1] - xy[1, 1], xy[0, 0] - xy[1, 0]))
         axes = (int(round(radius * f)), int(round(0.8 * radius * f)))
-        cv2.ellipse(mask, (int(round(centre[0] * f)), int(round(centre[1] * f))), axes, angle, 0, 360, 255, -1,
-                    cv2.LINE_AA, shift)
+        cv2.ellipse(
+            mask,
+            (int(round(centre[0] * f)), int(round(centre[1] * f))),
+            axes,
+            angle,
+            0,
+            360,
+            255,
+            -1,
+            cv2.LINE_AA,
+            shift,
+        )
     for j in (4, 7, 10, 13):  # hands and feet
         if visible[j]:
             r = int(round(0.035 * height * f))
             cv2.circle(mask, pt(j), r, 255, -1, cv2.LINE_AA, shift)
     if rng is not None:
         # A ragged outline (clothes, hair): threshold the blurred mask against smooth noise.
-        noise = cv2.resize(rng.random((max(2, h // 16), max(2, w // 16))).astype(np.float32), (w, h),
-                           interpolation=cv2.INTER_CUBIC)
+        noise = cv2.resize(
+            rng.random((max(2, h // 16), max(2, w // 16))).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC
+        )
         blur = max(3, int(0.03 * height) | 1)
         soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (blur, blur), 0)
         mask = np.where(soft > 0.35 + 0.3 * (noise - 0.5), 255, 0).astype(np.uint8)

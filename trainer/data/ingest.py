@@ -93,8 +93,10 @@ class IngestResult:
         if self.error:
             return f"{self.video}: FAILED: {self.error}"
         drops = ", ".join(f"{n} {why}" for why, n in sorted(self.dropped.items())) or "none"
-        line = (f"{self.video}: kept {self.kept} of {self.examined} examined frames "
-                f"({self.decoded} decoded; poses from {self.pose_source}; dropped: {drops})")
+        line = (
+            f"{self.video}: kept {self.kept} of {self.examined} examined frames "
+            f"({self.decoded} decoded; poses from {self.pose_source}; dropped: {drops})"
+        )
         if len(self.segments) > 1:
             parts = ", ".join(f"{name} ({n})" for name, n in self.segments)
             line += f"; the person changes, so it was cut into {len(self.segments)} videos: {parts}"
@@ -158,7 +160,9 @@ def decode_frames(source: VideoInput) -> Iterator[np.ndarray]:
     capture = cv2.VideoCapture(str(source.path))
     try:
         if not capture.isOpened():
-            raise DatasetError(f"{source.path}: cannot be decoded as a video (not a video file, or an unsupported codec)")
+            raise DatasetError(
+                f"{source.path}: cannot be decoded as a video (not a video file, or an unsupported codec)"
+            )
         count = 0
         while True:
             ok, bgr = capture.read()
@@ -296,10 +300,14 @@ class _Segments:
         self.finish()
         self.count += 1
         name = self.source.name if self.count == 1 else f"{self.source.name}_s{self.count:02d}"
-        self.writer = VideoWriter(self.out, name, source="ingest", group=self.options.group or self.source.name,
-                                  frame_suffix=self.options.frame_suffix,
-                                  extra={"input": self.source.path.name, "poses": self.pose_source,
-                                         "stride": self.options.stride})
+        self.writer = VideoWriter(
+            self.out,
+            name,
+            source="ingest",
+            group=self.options.group or self.source.name,
+            frame_suffix=self.options.frame_suffix,
+            extra={"input": self.source.path.name, "poses": self.pose_source, "stride": self.options.stride},
+        )
         return self.writer
 
     def finish(self) -> None:
@@ -371,7 +379,11 @@ def ingest_video(
                     m = cv2.resize(m, small.shape[1::-1], interpolation=cv2.INTER_AREA)
                 mask = np.where(m > 0.5, 255, 0).astype(np.uint8)
             writer = segments.writer
-            if writer is None or previous is None or person_jumped(previous[1], pose, (index - previous[0]) // options.stride):
+            if (
+                writer is None
+                or previous is None
+                or person_jumped(previous[1], pose, (index - previous[0]) // options.stride)
+            ):
                 writer = segments.new()
             writer.add(small, joints, visible, mask=mask, extra={"source_frame": index})
             result.kept += 1

@@ -23,7 +23,7 @@ from poseeditor.geometry import compose_affine, crop_for_poses, limb_transforms
 from poseeditor.heatmaps import joint_heatmaps
 from poseeditor.priors import segmentation_prior
 from poseeditor.skeleton import FLIP_PERMUTATION, LAYER_FLIP_PERMUTATION
-from trainer.data.dataset_format import DatasetError, VideoRecord, read_grey, read_rgb
+from trainer.data.dataset_format import DatasetError, VideoRecord, read_rgb
 
 IGNORE_LABEL = 255  # parts_src value where the part is unknown (no part map, or outside the frame)
 MIN_VISIBLE_JOINTS = 6  # frames with fewer visible joints cannot be cropped reliably and are never sampled
@@ -46,7 +46,7 @@ class Augmentation:
     shift: tuple[float, float] = (0.0, 0.0)
 
     @staticmethod
-    def random(rng: np.random.Generator, size: int) -> "Augmentation":
+    def random(rng: np.random.Generator, size: int) -> Augmentation:
         shift = 5.0 * size / 256.0
         return Augmentation(
             flip=bool(rng.random() < 0.5),
@@ -306,8 +306,12 @@ class PosePairDataset(Dataset):
         parts = video.load_parts(src)
         if parts is not None:
             parts_crop = cv2.warpAffine(
-                parts, matrix, (size, size), flags=cv2.INTER_NEAREST,
-                borderMode=cv2.BORDER_CONSTANT, borderValue=IGNORE_LABEL,
+                parts,
+                matrix,
+                (size, size),
+                flags=cv2.INTER_NEAREST,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=IGNORE_LABEL,
             )
             if aug.flip:
                 parts_crop = _LAYER_FLIP_LUT[parts_crop]
@@ -403,4 +407,3 @@ def make_loader(
         multiprocessing_context=context if workers > 0 else None,
         drop_last=drop_last,
     )
-

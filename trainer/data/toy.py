@@ -44,8 +44,9 @@ def toy_video(seed: int, frames: int = 4, width: int = 96, height: int = 128) ->
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     tint = rng.uniform(40, 200, size=3)
-    background = np.dstack([tint[c] + 40 * np.sin(xx / rng.uniform(4, 12) + yy / rng.uniform(6, 14) + c)
-                            for c in range(3)])
+    background = np.dstack(
+        [tint[c] + 40 * np.sin(xx / rng.uniform(4, 12) + yy / rng.uniform(6, 14) + c) for c in range(3)]
+    )
     background = np.clip(background, 0, 255).astype(np.uint8)
     side = min(width, height)
     start, end = random_pose(rng, side, (0.6, 0.8)), random_pose(rng, side, (0.6, 0.8))
@@ -76,6 +77,17 @@ def write_toy_dataset(
     records = []
     for v in range(videos):
         toy = toy_video(seed * 1000 + v, frames, width, height)
-        records.append(write_video(root, f"toy{v:03d}", toy.frames, toy.joints, toy.visible, parts=toy.parts,
-                                   masks=toy.masks, source="toy", frame_suffix=".png"))
+        records.append(
+            write_video(
+                root,
+                f"toy{v:03d}",
+                toy.frames,
+                toy.joints,
+                toy.visible,
+                parts=toy.parts,
+                masks=toy.masks,
+                source="toy",
+                frame_suffix=".png",
+            )
+        )
     return records

@@ -257,7 +257,8 @@ COMPACT = GeneratorConfig(
     image_size=256,
     segmentation=_compact_unet((16, 32, 64, 96, 128), (96, 64, 32, 16), 8),
     background=_compact_unet((24, 48, 96, 128, 192), (128, 96, 48, 24), 8),
-    foreground=_compact_unet((24, 48, 96, 128, 192), (128, 96, 48, 24), 8),
+    # per drag: the 32² decoder conv trimmed to 64 (−11 % time for −5 % parameters); background runs once per photo
+    foreground=_compact_unet((24, 48, 96, 128, 192), (128, 64, 48, 24), 8),
 )
 
 TINY = GeneratorConfig(

@@ -62,10 +62,14 @@ def count_macs(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> int:
     return total
 
 
-def ort_session(path: str | Path, threads: int):  # -> onnxruntime.InferenceSession
+def ort_session(path: str | Path, threads: int, spinning: bool = True):  # -> onnxruntime.InferenceSession
+    """A CPU session as the editor would open it. `spinning=False` makes idle worker threads sleep instead of
+    busy-wait (onnxruntime spins by default), which matters when the cores are shared."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -91,7 +95,7 @@ def median_ms(run, repeats: int, warmup: int = 3) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
-def measure_config(config: GeneratorConfig, threads: list[int], repeats: int) -> list[dict]:
+def measure_config(config: GeneratorConfig, threads: list[int], repeats: int, spinning: bool = True) -> list[dict]:
     torch.manual_seed(0)
     generator = PoseWarpGenerator(config).eval()
     rows = []
@@ -103,7 +107,7 @@ def measure_config(config: GeneratorConfig, threads: list[int], repeats: int) ->
             params = stage_parameters(generator, stage)
             macs = count_macs(module, inputs)
             for n in threads:
-                session = ort_session(paths[stage], n)
+                session = ort_session(paths[stage], n, spinning)
                 feed = {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs)}
                 ms, cpu_ms = median_ms(lambda s=session, f=feed: s.run(None, f), repeats)
                 rows.append(
@@ -112,6 +116,7 @@ def measure_config(config: GeneratorConfig, threads: list[int], repeats: int) ->
                         "size": config.image_size,
                         "stage": stage,
                         "threads": n,
+                        "spinning": spinning,
                         "params": params,
                         "gmacs": round(macs / 1e9, 3),
                         "median_ms": round(ms, 2),
@@ -134,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", nargs="+", type=int, default=[256, 128])
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--no-spinning", action="store_true", help="idle onnxruntime threads sleep, not spin")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
@@ -141,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.config:
         for size in args.size:
-            rows += measure_config(get_config(name, size), args.threads, args.repeats)
+            rows += measure_config(get_config(name, size), args.threads, args.repeats, not args.no_spinning)
     if args.json:
         from poseeditor.image_io import atomic_write_text
 

@@ -330,3 +330,42 @@ def test_pose_from_another_photo_and_pointing_at_the_person(qtbot, model_dir, st
     window.redetect_in_region(((x0 + x1) / 2, (y0 + y1) / 2, (x0 + x1) / 2, (y0 + y1) / 2))  # a click on them
     assert window.person_message.startswith("Person detected")
     window.close()
+
+
+def test_dropping_a_photo_opens_it(qtbot, model_dir, photo_file):
+    window = open_window(qtbot, model_dir)
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(photo_file))])
+    position = QtCore.QPointF(100, 100)
+    enter = QtGui.QDragEnterEvent(position.toPoint(), QtCore.Qt.DropAction.CopyAction, mime,
+                                  QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QtGui.QDropEvent(position, QtCore.Qt.DropAction.CopyAction, mime, QtCore.Qt.MouseButton.LeftButton,
+                            QtCore.Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    assert window.document.photo_path == photo_file
+    assert window.recent_files()[0] == str(photo_file.resolve())
+    window.close()
+
+
+def test_cancelled_animation_writes_nothing(qtbot, model_dir, photo_file, standing_pose, arm_up_pose, tmp_path):
+    from poseeditor.ui.exports import AnimationJob, run_animation_job
+
+    window = open_window(qtbot, model_dir, photo_file, standing_pose)
+    wait_for_render_of(qtbot, window, standing_pose)
+    job = AnimationJob(window.worker.engine, window.document.photo, standing_pose, [standing_pose, arm_up_pose],
+                       tmp_path / "a.gif", 20, 12.0, False)
+    rendered_frames = job.frames
+
+    def frames_then_cancel():  # the user presses Cancel while the third frame renders
+        for k, frame in enumerate(rendered_frames()):
+            if k == 2:
+                job.cancel_requested = True
+            yield frame
+
+    job.frames = frames_then_cancel
+    assert not run_animation_job(window, job)
+    assert job.cancelled and job.error is None
+    assert not (tmp_path / "a.gif").exists()
+    window.close()

@@ -83,8 +83,10 @@ class AnimationJob(QtCore.QThread):
 
     def run(self) -> None:
         def report(done: int, total: int) -> bool:
+            if self.cancel_requested:
+                return False
             self.progress.emit(done, total)
-            return not self.cancel_requested
+            return True
 
         try:
             write_animation(self.path, self.frames(), len(self.poses), self.fps, report)
@@ -101,7 +103,8 @@ def run_animation_job(parent: QtWidgets.QWidget, job: AnimationJob) -> bool:
     dialog.setWindowTitle("Export animation")
     dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
     dialog.setMinimumDuration(0)
-    job.progress.connect(lambda done, total: dialog.setValue(done) if not dialog.wasCanceled() else None)
+    # A bound slot of a GUI-thread object: Qt queues the call to the GUI thread (the job emits from its own).
+    job.progress.connect(dialog.setValue)
 
     def on_cancel() -> None:
         job.cancel_requested = True

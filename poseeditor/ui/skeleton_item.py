@@ -189,8 +189,8 @@ class SkeletonItem(pg.GraphItem):
 
     def hoverEvent(self, ev: object) -> None:  # noqa: N802 - pyqtgraph's name
         # Ask for drags only where there is something to grab, so elsewhere the view pans.
-        if ev.isExit() or self._pose is None:  # type: ignore[attr-defined]
-            return
+        if ev.isExit() or self._pose is None or self._drag is not None:  # type: ignore[attr-defined]
+            return  # nothing to offer while a drag is under way (pyqtgraph sends hovers with every move)
         pos = ev.pos()  # type: ignore[attr-defined]
         if self.joint_at(pos) is not None or self.limb_at(pos) is not None:
             ev.acceptDrags(QtCore.Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]

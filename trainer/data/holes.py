@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from poseeditor.geometry import apply_affine, compose_affine, crop_for_poses
 from poseeditor.heatmaps import joint_heatmaps
 from poseeditor.priors import segmentation_prior
-from poseeditor.skeleton import NUM_JOINTS, Pose
+from poseeditor.skeleton import FLIP_PERMUTATION, NUM_JOINTS, Pose
 from trainer.data.dataset_format import IMAGE_SUFFIXES, DatasetError, VideoRecord, read_rgb
 from trainer.data.pairs import cut_affine, to_tensor_image
 
@@ -165,10 +166,13 @@ class PersonHoleDataset(Dataset):
     """(image, input_image, hole_mask, heatmaps, prior) for training the background module on real photos.
 
     Each item: a random square region of a random image (side 35–100 % of the image's short side, random mirror)
-    resized to size×size = `image`, the ground truth; a person-shaped `hole_mask` (1 inside) from a random pose —
-    drawn from `poses` (real poses, e.g. of the ingested videos) when given, else synthetic; `input_image` = the
+    resized to size×size = `image`, the ground truth; a person-shaped `hole_mask` (1 inside); `input_image` = the
     image with the hole filled by another image's pixels; the pose's `heatmaps` and segmentation `prior`, as the
     source stage sees them. Deterministic by (seed, index).
+
+    Hole shapes, in equal shares of what is given: the real person masks of `shapes` (videos with masks/, e.g.
+    ingested or synthetic ones) with their frames' poses; silhouettes painted along the real `poses`; silhouettes
+    of synthetic random poses (always part of the mix).
     """
 
     def __init__(
@@ -179,6 +183,7 @@ class PersonHoleDataset(Dataset):
         length: int = 10_000,
         poses: Sequence[Pose] | None = None,
         with_prior: bool = True,
+        shapes: Sequence[VideoRecord] | None = None,
     ) -> None:
         self.images = [Path(p) for p in images]
         if not self.images:
@@ -188,6 +193,17 @@ class PersonHoleDataset(Dataset):
             raise DatasetError(f"{len(missing)} image(s) missing, first {missing[0]}")
         self.size, self.seed, self.length, self.with_prior = size, seed, length, with_prior
         self.poses = list(poses) if poses else []
+        # (video, frame) of every frame that has a person mask
+        self.shape_videos = list(shapes or [])
+        self.shape_frames = [
+            (v, k)
+            for v, video in enumerate(self.shape_videos)
+            if video.mask_paths is not None
+            for k, path in enumerate(video.mask_paths)
+            if path is not None and video.visible[k].sum() >= 4
+        ]
+        if shapes and not self.shape_frames:
+            raise DatasetError("none of the `shapes` videos has person masks (masks/<video>/)")
 
     def __len__(self) -> int:
         return self.length
@@ -205,27 +221,52 @@ class PersonHoleDataset(Dataset):
             matrix = np.array([[-1.0, 0.0, self.size - 1.0], [0.0, 1.0, 0.0]]) @ np.vstack([matrix, [0, 0, 1]])
         return cut_affine(full, matrix, self.size)
 
-    def _pose(self, rng: np.random.Generator) -> Pose:
-        if not self.poses or rng.random() < 0.3:
-            return random_pose(rng, self.size)
-        from poseeditor.geometry import crop_for_poses
-
-        pose = self.poses[int(rng.integers(len(self.poses)))]
-        if rng.random() < 0.5:
-            pose = pose.mirrored()
+    def _placement(self, pose: Pose, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+        """A photo->crop affine putting the person somewhere in the crop at 50–100 % of the contract's size,
+        possibly mirrored (then joints must be permuted with FLIP_PERMUTATION)."""
         crop = crop_for_poses(pose, size=self.size)
         zoom = rng.uniform(0.5, 1.0)
         c = (self.size - 1) / 2.0
         shift = rng.uniform(-0.15, 0.15, size=2) * self.size
-        xy = (crop.to_crop(pose.xy) - c) * zoom + c + shift
-        return Pose(xy, pose.visible, self.size, self.size)
+        place = np.array([[zoom, 0.0, c - zoom * c + shift[0]], [0.0, zoom, c - zoom * c + shift[1]]])
+        matrix = compose_affine(place, crop.matrix)
+        flip = bool(rng.random() < 0.5)
+        if flip:
+            matrix = compose_affine(np.array([[-1.0, 0.0, self.size - 1.0], [0.0, 1.0, 0.0]]), matrix)
+        return matrix, flip
+
+    def _placed_pose(self, pose: Pose, matrix: np.ndarray, flip: bool) -> Pose:
+        xy, vis = apply_affine(matrix, pose.xy), pose.visible
+        if flip:
+            xy, vis = xy[list(FLIP_PERMUTATION)], vis[list(FLIP_PERMUTATION)]
+        return Pose(xy, vis, self.size, self.size)
+
+    def _hole(self, rng: np.random.Generator) -> tuple[Pose, np.ndarray]:
+        """The pose (crop px) and its person-shaped hole (uint8 0/255)."""
+        kinds = ["synthetic"] + (["poses"] if self.poses else []) + (["masks"] if self.shape_frames else [])
+        kind = kinds[int(rng.integers(len(kinds)))]
+        if kind == "masks":
+            v, k = self.shape_frames[int(rng.integers(len(self.shape_frames)))]
+            video = self.shape_videos[v]
+            matrix, flip = self._placement(video.pose(k), rng)
+            mask = video.load_mask(k)
+            assert mask is not None
+            hole = cut_affine(mask, matrix, self.size, border=cv2.BORDER_CONSTANT)
+            # A low threshold: a hole must rather cover a little more than the person (thin limbs survive zooming out)
+            return self._placed_pose(video.pose(k), matrix, flip), np.where(hole > 63, 255, 0).astype(np.uint8)
+        if kind == "poses":
+            real = self.poses[int(rng.integers(len(self.poses)))]
+            matrix, flip = self._placement(real, rng)
+            pose = self._placed_pose(real, matrix, flip)
+        else:
+            pose = random_pose(rng, self.size)
+        return pose, person_silhouette(pose.xy, pose.visible, self.size, rng)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, int(index)])
         image = self._random_region(rng)
         filler = self._random_region(rng)
-        pose = self._pose(rng)
-        hole = person_silhouette(pose.xy, pose.visible, self.size, rng)
+        pose, hole = self._hole(rng)
         grow = int(rng.integers(0, max(1, self.size // 40) + 1))
         if grow:
             hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))

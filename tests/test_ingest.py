@@ -132,6 +132,22 @@ def test_a_video_is_cut_where_the_detected_person_changes(tmp_path):
     assert "cut into 2 videos" in result.line()
 
 
+def test_a_folder_of_image_frames_is_one_video(tmp_path):
+    toy = toy_video(seed=6, frames=4, width=W, height=H)
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for k, frame in enumerate(toy.frames):
+        cv2.imwrite(str(folder / f"f{k:03d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    poses = [pose_to_dict(Pose(toy.joints[k], toy.visible[k], W, H)) for k in range(4)]
+    (tmp_path / "shots.poses.json").write_text(json.dumps({"frames": poses}))
+    [result] = ingest([folder], tmp_path / "out", IngestOptions(progress=False, min_segment=2))
+    assert result.kept == 4
+    [record] = read_dataset(tmp_path / "out")
+    assert record.name == "shots" and (record.width, record.height) == (W, H)
+    assert np.abs(record.load_frame(3).astype(int) - toy.frames[3]).mean() < 6  # written as JPEG: near-lossless
+    np.testing.assert_allclose(record.joints, toy.joints, atol=0.01)
+
+
 def test_undecodable_video_is_a_clear_error(tmp_path):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"this is not a video" * 100)

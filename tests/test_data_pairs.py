@@ -232,3 +232,20 @@ def test_infinite_sampler_resumes_and_splits_ranks():
     r0 = [i for _, i in zip(range(5), InfinitePairSampler(10, seed=3, rank=0, world_size=2))]
     r1 = [i for _, i in zip(range(5), InfinitePairSampler(10, seed=3, rank=1, world_size=2))]
     assert set(r0).isdisjoint(r1) and sorted(r0 + r1) == list(range(10))
+
+
+@pytest.mark.skipif(not TENNIS.is_dir(), reason="posewarp-tennis fixture not present")
+def test_reduced_jpeg_decode_cuts_the_same_crop_as_the_full_frame():
+    from poseeditor.geometry import crop_for_poses
+    from trainer.data.pairs import _jpeg_reduction, affine_scale, cut_affine
+
+    [video] = read_dataset(TENNIS)
+    ds = PosePairDataset([video], size=64, augment=False, pairs=[(0, 0, 1)])
+    crop = crop_for_poses(video.pose(0), video.pose(1), size=64)
+    matrix = Augmentation(angle_deg=4.0, scale=0.95).matrix(64) @ np.vstack([crop.matrix, [0, 0, 1]])
+    assert _jpeg_reduction(video.frame_paths[0], affine_scale(matrix)) >= 2  # the fast path is taken
+    fast = ds._cut_frame(video.frame_paths[0], matrix).astype(float)
+    reference = cut_affine(video.load_frame(0), matrix, 64).astype(float)
+    assert np.abs(fast - reference).mean() < 4.0  # same place (a shifted crop differs by tens of levels)
+    shifted = cut_affine(video.load_frame(0), matrix + [[0, 0, 1.5], [0, 0, 0]], 64).astype(float)
+    assert np.abs(shifted - reference).mean() > np.abs(fast - reference).mean()

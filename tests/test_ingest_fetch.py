@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,7 @@ TOOL = Path(__file__).resolve().parents[1] / "tools" / "fetch_demo_videos.py"
 def fetch():
     spec = importlib.util.spec_from_file_location("fetch_demo_videos", TOOL)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -83,6 +83,7 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float)
     gui_ms: list[float] = []  # GUI-thread time per mouse report: the drag handling, redraws, results shown
     period = 1.0 / hz
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     for k in range(1, events + 1):
         angle = 2 * math.pi * k / events
         # a loop that starts at the wrist: down-left, round and back
@@ -100,6 +101,7 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float)
         while time.perf_counter() < due:
             app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 2)
     drag_seconds = time.perf_counter() - t0
+    drag_cpu_seconds = time.process_time() - cpu0  # all our threads; ≈ cores × wall when nothing else runs
     QtTest.QTest.mouseRelease(viewport, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier,
                               start)
     settle = time.perf_counter() + 2.0
@@ -133,6 +135,7 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float)
         "warp_ms_median": median_of("warp_ms"),
         "target_network_ms_median": median_of("target_network_ms"),
         "undo_steps_after_drag": undo_steps,
+        "process_cpu_per_wall_during_drag": round(drag_cpu_seconds / drag_seconds, 2),
         "load_average": os.getloadavg()[0],
     }
 

@@ -22,6 +22,7 @@ from poseeditor.skeleton import Pose
 from poseeditor.ui.montage import build_montage
 
 MONTAGE_EVERY_S = 0.1
+QUIET_S = 0.05  # no new pose for this long = the drag paused: time for the grid and the paste-back
 
 
 @dataclass
@@ -80,6 +81,8 @@ class RenderWorker(QThread):
         self._state_photo_id = -1
         self._state_pose: Pose | None = None
         self._montage_at = 0.0
+        self._montage_request_id = -1
+        self._unfinished: tuple[_RenderRequest, Any] | None = None  # last render whose extras are not out yet
 
     # ---------------------------------------------------------------------------------------- GUI thread API
     def set_source(self, photo_id: int, photo: np.ndarray, pose: Pose) -> None:
@@ -116,11 +119,23 @@ class RenderWorker(QThread):
         return self.engine is not None
 
     # ------------------------------------------------------------------------------------------ worker thread
+    def _has_work(self) -> bool:
+        return bool(self._stopping or self._reload or self._source or self._render)
+
     def run(self) -> None:
         while True:
+            finish = None
             with self._lock:
-                while not (self._stopping or self._reload or self._source or self._render):
-                    self._lock.wait()
+                while not self._has_work():
+                    if self._unfinished is None:
+                        self._lock.wait()
+                        continue
+                    # Extras of the last render (grid, paste-back) wait for a quiet moment: during a drag the
+                    # next pose comes within one mouse report and they would only delay its render.
+                    self._lock.wait(QUIET_S)
+                    if not self._has_work():
+                        finish, self._unfinished = self._unfinished, None
+                        break
                 if self._stopping:
                     return
                 reload, self._reload = self._reload, False
@@ -128,7 +143,11 @@ class RenderWorker(QThread):
                 render = None
                 if not source:  # a new source must be prepared before any pose of it is rendered
                     render, self._render = self._render, None
+                if reload or source:
+                    self._unfinished = None
             try:
+                if finish:
+                    self._finish(*finish)
                 if reload:
                     self._load_engine()
                 if source:
@@ -182,14 +201,24 @@ class RenderWorker(QThread):
             timings=dict(result.timings),
         )
         self.rendered.emit(outcome)
-        # The result goes out first; the intermediates grid and the full-resolution paste-back follow only when
-        # no newer pose is waiting (the grid also at least every MONTAGE_EVERY_S), so they never delay a render.
+        # The result goes out first. The intermediates grid follows at most every MONTAGE_EVERY_S while poses keep
+        # coming; the last render's grid and its full-resolution paste-back come once the poses stop (`run`).
+        if time.perf_counter() - self._montage_at >= MONTAGE_EVERY_S:
+            self._emit_montage(request, result)
         with self._lock:
-            idle = self._render is None and self._source is None
+            self._unfinished = (request, result)
+
+    def _emit_montage(self, request: _RenderRequest, result: Any) -> None:
+        self._montage_at = time.perf_counter()
+        self._montage_request_id = request.request_id
+        self.montageReady.emit(request.request_id, request.photo_id, build_montage(result))
+
+    def _finish(self, request: _RenderRequest, result: Any) -> None:
+        if request.photo_id != self._state_photo_id or self._state is None:
+            return
+        if self._montage_request_id != request.request_id:
+            self._emit_montage(request, result)
+        with self._lock:
             want_paste = self._want_paste
-        now = time.perf_counter()
-        if idle or now - self._montage_at >= MONTAGE_EVERY_S:
-            self._montage_at = now
-            self.montageReady.emit(request.request_id, request.photo_id, build_montage(result))
-        if idle and want_paste and self._state_photo is not None:
+        if want_paste and self._state_photo is not None:
             self.pasted.emit(request.request_id, self.engine.paste_back(self._state_photo, self._state, result))

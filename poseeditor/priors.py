@@ -18,9 +18,10 @@ def segmentation_prior(xy: np.ndarray, visible: np.ndarray, size: int) -> np.nda
     f = size / 256.0
     xy = np.asarray(xy, dtype=np.float64)
     visible = np.asarray(visible, dtype=bool)
-    coords = np.arange(size, dtype=np.float64)
-    gx, gy = np.meshgrid(coords, coords)
-    prior = np.zeros((NUM_LAYERS, size, size), dtype=np.float64)
+    # float32 and broadcasting (a column and a row, not two full grids): this runs per training sample
+    coords = np.arange(size, dtype=np.float32)
+    gx, gy = coords[None, :], coords[:, None]
+    prior = np.zeros((NUM_LAYERS, size, size), dtype=np.float32)
     for i, joints in enumerate(LIMBS):
         use = [j for j in joints if visible[j]]
         if not use:
@@ -38,9 +39,11 @@ def segmentation_prior(xy: np.ndarray, visible: np.ndarray, size: int) -> np.nda
         length = float(np.linalg.norm(axis_vec))
         along_var = max(5.0 * f * f, length**2 / 1.5)
         u = axis_vec / length if length > 1e-6 else np.array([0.0, 1.0])
-        dx, dy = gx - centre[0], gy - centre[1]
-        along = dx * u[0] + dy * u[1]
-        across = -dx * u[1] + dy * u[0]
-        prior[i + 1] = np.exp(-(along**2) / (2 * along_var) - across**2 / (2 * across_sd**2))
+        dx, dy = gx - np.float32(centre[0]), gy - np.float32(centre[1])
+        ux, uy = np.float32(u[0]), np.float32(u[1])
+        along = dx * ux + dy * uy
+        across = dy * ux - dx * uy
+        exponent = along * along * np.float32(-0.5 / along_var) + across * across * np.float32(-0.5 / across_sd**2)
+        np.exp(exponent, out=prior[i + 1])
     prior[0] = 1.0 - prior[1:].max(axis=0)
-    return np.clip(prior, PRIOR_FLOOR, 1.0).astype(np.float32)
+    return np.clip(prior, PRIOR_FLOOR, 1.0, out=prior)

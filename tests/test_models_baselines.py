@@ -76,3 +76,13 @@ def test_unet_keeps_resolution_and_uses_the_condition(config: UNetConfig, norm: 
         y_moved = net(x, torch.roll(cond, 8, dims=3))
     assert y.shape == (1, net.out_channels, 32, 32) and net.out_channels == config.out_width
     assert not torch.allclose(y, y_moved)
+
+
+def test_mac_count_matches_hand_computation() -> None:
+    from models.measure import count_macs
+
+    conv = torch.nn.Sequential(
+        torch.nn.Conv2d(4, 6, 3, padding=1), torch.nn.Conv2d(6, 6, 3, stride=2, padding=1, groups=6)
+    )
+    # 16²·6 outputs × 3·3·4 + 8²·6 outputs × 3·3·1 (depthwise)
+    assert count_macs(conv, (torch.zeros(2, 4, 16, 16),)) == 16 * 16 * 6 * 36 + 8 * 8 * 6 * 9

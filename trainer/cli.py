@@ -10,7 +10,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from poseeditor.errors import PoseEditorError
+from poseeditor.errors import NoPersonFoundError, PoseEditorError
 
 COMMAND_MODULES = ("synth", "ingest", "train", "eval", "export")
 
@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args) or 0)
+    except NoPersonFoundError as exc:  # same code as `poseeditor detect`
+        print(f"posetrain: {exc}", file=sys.stderr)
+        return 3
     except PoseEditorError as exc:
         print(f"posetrain: {exc}", file=sys.stderr)
         return 2

@@ -82,6 +82,7 @@ class RenderWorker(QThread):
         self._state_pose: Pose | None = None
         self._montage_at = 0.0
         self._montage_request_id = -1
+        self._last_rendered: tuple[Any, _RenderRequest, Any] | None = None  # (source state, request, result)
         self._unfinished: tuple[_RenderRequest, Any] | None = None  # last render whose extras are not out yet
 
     # ---------------------------------------------------------------------------------------- GUI thread API
@@ -189,7 +190,15 @@ class RenderWorker(QThread):
     def _render_one(self, request: _RenderRequest) -> None:
         if self.engine is None or self._state is None or request.photo_id != self._state_photo_id:
             return  # no model, or a pose for a photo that is no longer open
+        last = self._last_rendered
+        if last is not None and last[0] is self._state and last[1].pose == request.pose:
+            # Already rendered (the GUI asks again after a source stage, or to get the paste-back): only the
+            # extras of that render may still be wanted.
+            with self._lock:
+                self._unfinished = last[1:]
+            return
         result = self.engine.render(self._state, request.pose)
+        self._last_rendered = (self._state, request, result)
         outcome = RenderOutcome(
             request_id=request.request_id,
             photo_id=request.photo_id,

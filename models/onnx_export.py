@@ -7,9 +7,12 @@ The batch dimension is dynamic; the spatial size is fixed by the model's config.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -65,7 +68,7 @@ def export_stage(
     module = module.eval()
     batch = torch.export.Dim("batch", min=1, max=64)
     dynamic_shapes = {name: {0: batch} for name in _forward_argument_names(module)} if dynamic_batch else None
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), _quiet_logger("torch.onnx"):
         warnings.simplefilter("ignore")  # the exporter's progress chatter and deprecation notes
         program = torch.onnx.export(
             module,
@@ -94,6 +97,18 @@ def export_stage(
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """Mute a logger for a while (the exporter logs a line per missing optional package, e.g. torchvision)."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _forward_argument_names(module: nn.Module) -> list[str]:

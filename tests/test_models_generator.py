@@ -192,3 +192,14 @@ def test_bad_inputs_are_named(generator: PoseWarpGenerator, change: dict, messag
     inputs = {**random_inputs(n=1), **change}
     with pytest.raises(ValueError, match=message):
         generator(**inputs)
+
+
+@pytest.mark.parametrize("name", ["compact", "paper"])
+def test_named_configs_build_and_run(name: str) -> None:
+    """The shipped shapes themselves (at 64² to stay fast; every config is fully convolutional)."""
+    torch.manual_seed(0)
+    generator = PoseWarpGenerator(get_config(name, S)).eval()
+    with torch.no_grad():
+        out = generator(**random_inputs(n=1))
+    assert out["output"].shape == (1, 3, S, S) and torch.isfinite(out["output"]).all()
+    assert torch.allclose(out["part_masks"].sum(1), torch.ones(1, S, S), atol=1e-5)

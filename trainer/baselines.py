@@ -22,7 +22,7 @@ def person_region_from_prior(prior: np.ndarray) -> np.ndarray:
     """(S,S) uint8 0/255: the source person's likely extent from the prior, grown a little (hair, clothes)."""
     size = prior.shape[-1]
     region = ((1.0 - prior[0]) > PERSON_PRIOR_THRESHOLD).astype(np.uint8) * 255
-    grow = max(3, int(round(size * 0.03)) | 1)
+    grow = max(3, round(size * 0.03) | 1)
     return cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
 
 

@@ -147,7 +147,7 @@ def read_checkpoint_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get("meta")
-    except Exception as exc:  # safetensors raises its own error types for truncated/corrupt files
+    except Exception as exc:  # noqa: BLE001 - safetensors raises assorted types for truncated/corrupt files
         raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from None
     if raw is None:
         raise CheckpointError(f"{path}: not a poseeditor training checkpoint (no metadata)")
@@ -163,7 +163,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     meta = read_checkpoint_meta(path)
     try:
         tensors = load_file(str(path))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - as above
         raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from None
 
     def strip(prefix: str) -> dict[str, torch.Tensor]:

@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from models.artifact import save_generator
-
 from poseeditor.errors import ExportError
 from poseeditor.image_io import atomic_write_text
 from trainer.evaluate import EvalResult, LoadedModel, format_table, load_model
@@ -137,22 +136,22 @@ def model_card(
     lines = [
         f"# poseeditor generator — {cfg.name} @ {cfg.image_size}²",
         "",
-        "Re-poses the person in a photo (Balakrishnan et al., CVPR 2018, \"Synthesizing Images of Humans in Unseen "
+        ("Re-poses the person in a photo (Balakrishnan et al., CVPR 2018, \"Synthesizing Images of Humans in Unseen "
         "Poses\"): segmentation, background, foreground/mask modules; two ONNX stages (`source.onnx`, "
-        "`target.onnx`) with the limb warp between them.",
+        "`target.onnx`) with the limb warp between them."),
         "",
         "## Model",
-        f"- architecture: `{loaded.architecture}`, config `{cfg.name}`, crop {cfg.image_size}², "
-        f"{_count_parameters(loaded.generator) / 1e6:.2f} M parameters",
-        f"- ONNX vs torch on one render: max |Δ| part masks {differences.get('part_masks', float('nan')):.2e}, "
-        f"output {differences.get('output', float('nan')):.2e}",
+        (f"- architecture: `{loaded.architecture}`, config `{cfg.name}`, crop {cfg.image_size}², "
+        f"{_count_parameters(loaded.generator) / 1e6:.2f} M parameters"),
+        (f"- ONNX vs torch on one render: max |Δ| part masks {differences.get('part_masks', float('nan')):.2e}, "
+        f"output {differences.get('output', float('nan')):.2e}"),
         "",
         "## Training",
-        f"- steps: {training.get('steps', 0)}, samples seen: {training.get('samples_seen', 0)}, "
-        f"wall time: {training.get('wall_time_seconds', 0.0) / 3600:.2f} h",
+        (f"- steps: {training.get('steps', 0)}, samples seen: {training.get('samples_seen', 0)}, "
+        f"wall time: {training.get('wall_time_seconds', 0.0) / 3600:.2f} h"),
         f"- hardware: {training.get('hardware', 'unknown')}",
-        f"- batch {config.get('train', {}).get('batch_size', '?')}, lr {config.get('train', {}).get('lr', '?')}, "
-        f"adversarial phase from step {config.get('train', {}).get('adversarial_start', '?')}",
+        (f"- batch {config.get('train', {}).get('batch_size', '?')}, lr {config.get('train', {}).get('lr', '?')}, "
+        f"adversarial phase from step {config.get('train', {}).get('adversarial_start', '?')}"),
         f"- losses: {', '.join(f'{k} {v}' for k, v in config.get('loss', {}).items() if isinstance(v, float) and v > 0)}",
         f"- last logged losses: {', '.join(f'{k} {v:.4f}' for k, v in training.get('last_losses', {}).items())}",
         "",
@@ -176,8 +175,8 @@ def model_card(
     for title, name in pictures:
         lines += ["", f"![{title}]({name})", "",
                   "(columns: source, target, identity, warp_only, [unet], [paper], model)"]
-    lines += ["", f"_Exported {training.get('exported_at', '')} on {platform.node() or 'unknown host'} "
-              f"in {export_seconds:.0f} s._", ""]
+    lines += ["", (f"_Exported {training.get('exported_at', '')} on {platform.node() or 'unknown host'} "
+              f"in {export_seconds:.0f} s._"), ""]
     return "\n".join(lines)
 
 

@@ -558,7 +558,7 @@ class _RunWriter:
         self.sample_count = config.log.sample_count
         log_path = run_dir / "log.csv"
         new = not log_path.exists()
-        self._file = open(log_path, "a", newline="", encoding="utf-8")  # appended across resumes
+        self._file = open(log_path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - open for the whole run; appended across resumes
         self._csv = csv.DictWriter(self._file, fieldnames=LOG_COLUMNS, extrasaction="ignore")
         if new:
             self._csv.writeheader()

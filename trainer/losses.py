@@ -138,7 +138,7 @@ def load_vgg19(path: str | os.PathLike[str]) -> VGG19Features:
             state = load_file(str(path))
         else:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # the loaders raise assorted types for corrupt files
+    except Exception as exc:  # noqa: BLE001 - the loaders raise assorted types for corrupt files
         raise TrainerError(f"{path}: not a readable weights file ({exc})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]

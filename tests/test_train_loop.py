@@ -62,7 +62,9 @@ def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(toy_root, tmp_path):
     data = TrainingData(pairs=FixedPairs(), holes=None, sample_batch=real.sample_batch, description=real.description)
     result = train(cfg, data=data)
     assert result.step == 40
-    totals = [float(r["total"]) for r in read_log(tmp_path / "run")]
+    rows = read_log(tmp_path / "run")
+    assert 0.0 <= float(rows[-1]["data_wait"]) <= 1.0 and float(rows[-1]["samples_per_s"]) > 0
+    totals = [float(r["total"]) for r in rows]
     assert len(totals) == 40
     first, last = sum(totals[:3]) / 3, sum(totals[-3:]) / 3
     assert last < 0.8 * first, (first, last)

@@ -41,7 +41,7 @@ from trainer.config import TrainConfig, TrainerError, config_to_toml
 from trainer.distributed import DistInfo, barrier, init_distributed, mean_over_ranks, shutdown
 
 LOG_COLUMNS = (
-    "step", "elapsed_s", "samples_per_s", "phase", "total", "l1", "ssim", "ms_ssim", "vgg", "part_ce", "mask_bce",
+    "step", "elapsed_s", "samples_per_s", "data_wait", "phase", "total", "l1", "ssim", "ms_ssim", "vgg", "part_ce", "mask_bce",
     "background", "gan", "feature_matching", "d_loss",
 )  # fmt: skip
 PAIR_KEYS = ("image_src", "image_tgt", "heatmaps_src", "heatmaps_tgt", "prior_src", "transforms")
@@ -433,6 +433,7 @@ def _train(
             t_step = time.perf_counter()
             batch = _to(next(pair_iter), device)
             holes = _to(next(hole_iter), device) if hole_iter is not None else None
+            rate.add_wait(time.perf_counter() - t_step)
             adversarial = discriminator is not None and step >= tc.adversarial_start
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_amp):
                 out = forward_module(
@@ -490,7 +491,7 @@ def _train(
                     logs["d_loss"] = float(d_loss.detach())
                 logs = mean_over_ranks(logs, dist_info)
                 if writer is not None:
-                    writer.log(step, elapsed(), rate.value, "adversarial" if adversarial else "reconstruction", logs)
+                    writer.log(step, elapsed(), rate, "adversarial" if adversarial else "reconstruction", logs)
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{float(total.detach()):.4f}", sps=f"{rate.value:.1f}",
@@ -520,15 +521,26 @@ def _train(
 
 
 class _Rate:
-    """Samples per second over the last ~50 steps."""
+    """Samples per second over the last ~50 steps, and the share of step time spent waiting for data (near 0
+    when the loaders keep up)."""
 
     def __init__(self, window: int = 50) -> None:
         self.window = window
         self.items: list[tuple[int, float]] = []
+        self.waits: list[float] = []
 
     def add(self, samples: int, seconds: float) -> None:
         self.items.append((samples, seconds))
         del self.items[: -self.window]
+
+    def add_wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        del self.waits[: -self.window]
+
+    @property
+    def data_wait(self) -> float:
+        seconds = sum(s for _, s in self.items)
+        return sum(self.waits[-len(self.items):]) / seconds if seconds > 0 else 0.0
 
     @property
     def value(self) -> float:
@@ -557,9 +569,13 @@ class _RunWriter:
         atomic_write_text(run_dir / "data.json", json.dumps(data.description, indent=2))
         self.sample_count = config.log.sample_count
         log_path = run_dir / "log.csv"
-        new = not log_path.exists()
-        self._file = open(log_path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - open for the whole run; appended across resumes
-        self._csv = csv.DictWriter(self._file, fieldnames=LOG_COLUMNS, extrasaction="ignore")
+        new = not log_path.exists() or log_path.stat().st_size == 0
+        columns = list(LOG_COLUMNS)
+        if not new:  # a resumed run keeps the columns its log started with
+            with open(log_path, newline="", encoding="utf-8") as f:
+                columns = next(csv.reader(f), columns)
+        self._file = open(log_path, "a", newline="", encoding="utf-8")  # noqa: SIM115 - open for the whole run
+        self._csv = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
         if new:
             self._csv.writeheader()
         self._tb = None
@@ -571,15 +587,17 @@ class _RunWriter:
             except ImportError:
                 print("posetrain: log.tensorboard is on but tensorboard is not installed; logging CSV only")
 
-    def log(self, step: int, elapsed: float, rate: float, phase: str, values: dict[str, float]) -> None:
-        row = {"step": step, "elapsed_s": f"{elapsed:.1f}", "samples_per_s": f"{rate:.2f}", "phase": phase}
+    def log(self, step: int, elapsed: float, rate: _Rate, phase: str, values: dict[str, float]) -> None:
+        row = {"step": step, "elapsed_s": f"{elapsed:.1f}", "samples_per_s": f"{rate.value:.2f}",
+               "data_wait": f"{rate.data_wait:.3f}", "phase": phase}
         row.update({k: f"{v:.6f}" for k, v in values.items()})
         self._csv.writerow(row)
         self._file.flush()
         if self._tb is not None:
             for k, v in values.items():
                 self._tb.add_scalar(f"loss/{k}", v, step)
-            self._tb.add_scalar("samples_per_s", rate, step)
+            self._tb.add_scalar("samples_per_s", rate.value, step)
+            self._tb.add_scalar("data_wait", rate.data_wait, step)
 
     def sheet(self, step: int, generator: nn.Module, batch: dict[str, torch.Tensor], device: torch.device) -> None:
         if self.sample_count <= 0:

@@ -369,3 +369,35 @@ def test_cancelled_animation_writes_nothing(qtbot, model_dir, photo_file, standi
     assert job.cancelled and job.error is None
     assert not (tmp_path / "a.gif").exists()
     window.close()
+
+
+def test_ctrl_drag_rotates_and_scales_the_skeleton(qtbot, model_dir, photo_file, standing_pose):
+    from poseeditor.presets import anchor_point
+
+    window = open_window(qtbot, model_dir, photo_file, standing_pose)
+    view = window.photo_view
+    head = view.joint_view_position(0)
+    centre = view.view.mapViewToScene(QtCore.QPointF(*anchor_point(standing_pose)))
+    centre = view.mapFromScene(centre)
+    mouse_drag(qtbot, view.viewport(), head, centre + (head - centre) * 1.5,
+               modifiers=QtCore.Qt.KeyboardModifier.ControlModifier)
+    pose = window.document.target_pose
+    np.testing.assert_allclose(anchor_point(pose), anchor_point(standing_pose), atol=1e-6)
+    ratio = bone_lengths(pose)[4] / bone_lengths(standing_pose)[4]
+    assert 1.3 < ratio < 1.7  # dragged half as far again from the hips: about 1.5× bigger
+    assert window.document.history.index == 1
+    window.close()
+
+
+def test_pointing_at_the_person_by_click(qtbot, model_dir, photo_file, standing_pose):
+    pytest.importorskip("poseeditor.detector")
+    window = open_window(qtbot, model_dir, photo_file, standing_pose)
+    window.act_point.trigger()
+    assert window.photo_view.view.picking
+    qtbot.mouseClick(window.photo_view.viewport(), QtCore.Qt.MouseButton.LeftButton,
+                     pos=window.photo_view.joint_view_position(1))
+    assert not window.photo_view.view.picking
+    # the drawn test figure is no real person: the detector finds nobody there and a default skeleton is placed
+    assert window.person_message.startswith(("Person detected", "No person found in that region"))
+    assert window.document.history.undo_label() == "Re-detect person"
+    window.close()

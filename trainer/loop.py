@@ -393,6 +393,10 @@ def _train(
             disc_module = DDP(discriminator, device_ids=ids)
     autocast_dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float16
     use_amp = tc.amp and device.type == "cuda"
+    # float16 needs loss scaling against gradient underflow; bfloat16 (and everything on CPU) does not.
+    scale_loss = use_amp and autocast_dtype == torch.float16
+    scaler_g = torch.amp.GradScaler("cuda", enabled=scale_loss)
+    scaler_d = torch.amp.GradScaler("cuda", enabled=scale_loss)
 
     writer = _RunWriter(run_dir, config, data, dist_info) if dist_info.is_main else None
     stop = _StopFlag()
@@ -458,10 +462,12 @@ def _train(
                     discriminator.requires_grad_(True)
                 total = sum(terms.values())
             opt_g.zero_grad(set_to_none=True)
-            total.backward()
+            scaler_g.scale(total).backward()
             if tc.grad_clip > 0:
+                scaler_g.unscale_(opt_g)
                 torch.nn.utils.clip_grad_norm_(generator.parameters(), tc.grad_clip)
-            opt_g.step()
+            scaler_g.step(opt_g)
+            scaler_g.update()
 
             d_loss = None
             if adversarial:
@@ -477,8 +483,9 @@ def _train(
                     d_loss = L.discriminator_loss([z[:n] for z in logits], [z[n:] for z in logits],
                                                   config.loss.gan_mode)
                 opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
+                scaler_d.scale(d_loss).backward()
+                scaler_d.step(opt_d)
+                scaler_d.update()
             step += 1
 
             if not math.isfinite(float(total.detach())):

@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from poseeditor.errors import ExportError, ImageError
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 80_000_000  # ~ a 10k×8k photo; anything larger is refused before it is decoded
 
 
@@ -70,7 +71,7 @@ def save_image(path: str | os.PathLike[str], rgb: np.ndarray, quality: int = 95)
     """Write an RGB (or single-channel) uint8 image atomically; the format follows the suffix."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"):
+    if suffix not in IMAGE_SUFFIXES:
         raise ExportError(f"{path}: unsupported image type '{suffix}' (use .png or .jpg)")
     arr = np.asarray(rgb)
     if arr.dtype != np.uint8:
@@ -114,3 +115,17 @@ def _current_umask() -> int:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def check_writable(path: str | os.PathLike[str], what: str, image: bool = False) -> None:
+    """Raise ExportError now, before any work, if `path` cannot be written (so nothing partial is left)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ExportError(f"{path}: cannot write the {what}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ExportError(f"{path}: cannot write the {what}: folder {folder} is not writable")
+    if path.is_dir():
+        raise ExportError(f"{path}: cannot write the {what}: it is a folder")
+    if image and path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ExportError(f"{path}: the {what} must be an image file ({', '.join(IMAGE_SUFFIXES)})")

@@ -7,15 +7,12 @@ No person -> one line on stderr, exit 3, nothing written. Bad image or region ->
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from poseeditor.errors import ExportError, PoseEditorError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from poseeditor.errors import PoseEditorError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,21 +43,9 @@ def parse_region(text: str | None) -> tuple[float, ...] | None:
     return values
 
 
-def _check_writable(path: Path, what: str, image: bool) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ExportError(f"{path}: cannot write the {what}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ExportError(f"{path}: cannot write the {what}: folder {folder} is not writable")
-    if path.is_dir():
-        raise ExportError(f"{path}: cannot write the {what}: it is a folder")
-    if image and path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ExportError(f"{path}: the {what} must be an image file (.png or .jpg)")
-
-
 def run(args: argparse.Namespace) -> int:
     from poseeditor.detector import PoseDetector
-    from poseeditor.image_io import load_image, save_image
+    from poseeditor.image_io import check_writable, load_image, save_image
     from poseeditor.pose_io import save_pose
 
     region = parse_region(args.region)
@@ -72,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.overlay:
         outputs.append((Path(args.overlay), "overlay", True))
     for path, what, image in outputs:
-        _check_writable(path, what, image)
+        check_writable(path, what, image)
     photo = load_image(args.photo)
     started = time.perf_counter()
     found = PoseDetector(threads=args.threads).detect(photo, region=region, with_mask=bool(args.mask or args.overlay))

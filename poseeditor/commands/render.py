@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 from poseeditor.errors import ExportError, PoseEditorError
-from poseeditor.image_io import atomic_write_text, load_image, save_image
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from poseeditor.image_io import atomic_write_text, check_writable, load_image, save_image
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,16 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--intermediates", metavar="DIR", default=None, help="also write every intermediate here")
     p.add_argument("--crop-only", action="store_true", help="write the 256² working crop instead of the full photo")
     p.set_defaults(func=run)
-
-
-def _check_writable(path: Path, what: str) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ExportError(f"{path}: cannot write the {what}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ExportError(f"{path}: cannot write the {what}: folder {folder} is not writable")
-    if path.is_dir():
-        raise ExportError(f"{path}: cannot write the {what}: it is a folder")
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -77,14 +64,12 @@ def run(args: argparse.Namespace) -> int:
     from poseeditor.pose_io import load_pose
 
     output = Path(args.output)
-    if output.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ExportError(f"{output}: output must be an image file ({', '.join(IMAGE_SUFFIXES)})")
-    _check_writable(output, "output image")
+    check_writable(output, "output image", image=True)
     if args.intermediates:
         inter = Path(args.intermediates)
         if inter.exists() and not inter.is_dir():
             raise ExportError(f"{inter}: --intermediates must be a folder")
-        _check_writable(inter, "intermediates folder")
+        check_writable(inter, "intermediates folder")
 
     t0 = time.perf_counter()
     photo = load_image(args.photo)

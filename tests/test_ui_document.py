@@ -109,13 +109,18 @@ def test_montage_layout_and_tile_lookup():
     for tile in tiles:
         assert 0 <= tile.x and tile.x + tile.size <= width and tile.y + tile.size <= height
 
-    from types import SimpleNamespace
+    from poseeditor.engine import RenderResult
+    from poseeditor.geometry import Crop
 
     rng = np.random.default_rng(0)
     size = 16
-    fake = SimpleNamespace(  # the RenderResult fields build_montage reads
+    fake = RenderResult(  # random planes of the right shapes
+        crop=Crop(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), size),
+        transforms=np.zeros((10, 2, 3)),
+        target_xy=np.zeros((14, 2)),
+        timings={},
         part_masks=rng.random((11, size, size), dtype=np.float32),
-        warped_layers=rng.random((10, size, size, 3), dtype=np.float32) * 2 - 1,
+        warped_planes=rng.random((10, 3, size, size), dtype=np.float32) * 2 - 1,
         warped_masks=rng.random((10, size, size), dtype=np.float32),
         source_image=rng.random((size, size, 3), dtype=np.float32),
         foreground=rng.random((size, size, 3), dtype=np.float32),

@@ -13,7 +13,7 @@ import numpy as np
 
 from poseeditor.engine.backends import Backend, make_backend
 from poseeditor.engine.model_files import ModelFiles, find_model
-from poseeditor.engine.warp import warp_layers
+from poseeditor.engine.warp import premultiplied_layers, warp_layers
 from poseeditor.errors import PoseEditorError
 from poseeditor.geometry import Crop, crop_for_poses, limb_transforms
 from poseeditor.heatmaps import joint_heatmaps
@@ -50,6 +50,9 @@ class SourceState:
     prior: np.ndarray  # (11,S,S)
     part_masks: np.ndarray  # (11,S,S)
     background: np.ndarray  # (3,S,S) in [-1,1]
+    layers: np.ndarray  # (10,4,S,S) premultiplied limb layers + masks, what the warp moves
+    background_unit: np.ndarray  # (S,S,3) in [0,1], for display
+    source_unit: np.ndarray  # (S,S,3) in [0,1], for display
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -66,13 +69,18 @@ class RenderResult:
     mask: np.ndarray  # (S,S) [0,1]
     background: np.ndarray  # (S,S,3) [0,1]
     part_masks: np.ndarray  # (11,S,S)
-    warped_layers: np.ndarray  # (10,S,S,3) network input, [-1,1]·mask
+    warped_planes: np.ndarray  # (10,3,S,S) network input, [-1,1]·mask
     warped_masks: np.ndarray  # (10,S,S)
     source_heatmaps: np.ndarray  # (14,S,S)
     target_heatmaps: np.ndarray  # (14,S,S)
     transforms: np.ndarray  # (10,2,3) target crop pixel -> source crop pixel
     target_xy: np.ndarray  # (14,2) crop pixels
     timings: dict[str, float]
+
+    @property
+    def warped_layers(self) -> np.ndarray:
+        """(10,S,S,3) view of the warped layers (channel-last, for display and inspection)."""
+        return np.moveaxis(self.warped_planes, 1, -1)
 
     def intermediates(self, size: int | None = None) -> dict[str, np.ndarray]:
         """Every intermediate as a displayable float32 image in [0,1]: (S,S) or (S,S,3).
@@ -82,7 +90,7 @@ class RenderResult:
         """
 
         def fit(plane: np.ndarray) -> np.ndarray:
-            plane = np.asarray(plane, dtype=np.float32)
+            plane = np.ascontiguousarray(plane, dtype=np.float32)
             if size is None or plane.shape[0] == size:
                 return plane
             interpolation = cv2.INTER_AREA if plane.shape[0] > size else cv2.INTER_NEAREST
@@ -142,6 +150,9 @@ class Engine:
         part_masks, background = self.backend.run_source(image[None], heatmaps[None], prior[None])
         timings["source_network_ms"] = _ms(t0)
         return SourceState(
+            layers=premultiplied_layers(image, part_masks[0]),
+            background_unit=to_unit(background[0]),
+            source_unit=to_unit(image),
             photo_shape=(h, w),
             source_pose=source_pose,
             crop=crop,
@@ -163,9 +174,8 @@ class Engine:
         t0 = time.perf_counter()
         target_xy = state.crop.to_crop(target_pose.xy)
         transforms = limb_transforms(state.source_xy, target_xy, state.source_pose.visible, target_pose.visible)
-        image_hwc = np.moveaxis(state.image, 0, -1)
-        layers, warped_masks = warp_layers(image_hwc, state.part_masks, transforms)
-        warped = np.ascontiguousarray(np.moveaxis(layers, -1, 1).reshape(1, -1, self.size, self.size))
+        planes, warped_masks = warp_layers(state.layers, transforms)
+        warped = planes.reshape(1, -1, self.size, self.size)  # (1,30,S,S), no copy
         timings["warp_ms"] = _ms(t0)
         t0 = time.perf_counter()
         target_heatmaps = joint_heatmaps(target_xy, target_pose.visible, self.size)
@@ -176,13 +186,13 @@ class Engine:
         timings["target_ms"] = _ms(t_all)
         return RenderResult(
             crop=state.crop,
-            source_image=to_unit(state.image),
+            source_image=state.source_unit,
             output=to_unit(output[0]),
             foreground=to_unit(fg[0]),
             mask=np.clip(mask[0, 0], 0.0, 1.0).astype(np.float32),
-            background=to_unit(state.background),
+            background=state.background_unit,
             part_masks=state.part_masks,
-            warped_layers=layers,
+            warped_planes=planes,
             warped_masks=warped_masks,
             source_heatmaps=state.source_heatmaps,
             target_heatmaps=target_heatmaps,

@@ -107,6 +107,7 @@ def main() -> int:
                 ratio = statistics.median(p["target"]) / statistics.median(c["target"])
                 print(f"target stage paper/compact at {size}² on {backend}: {ratio:.1f}×")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"repeats": args.repeats, "rows": rows}, indent=1) + "\n")
     return 0
 

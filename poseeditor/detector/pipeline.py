@@ -173,6 +173,9 @@ class PoseDetector:
 
                 options = ort.SessionOptions()
                 options.log_severity_level = 3
+                # no busy-waiting between the many small runs of a detection (measured: spinning threads slowed
+                # the 720p detection, and they would steal the cores of a GUI)
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 if self.threads:
                     options.intra_op_num_threads = self.threads
                 sessions: dict[str, object] = {}

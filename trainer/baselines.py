@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from poseeditor.engine.warp import warp_layers
+from poseeditor.engine.warp import premultiplied_layers, warp_layers
 from poseeditor.geometry import limb_transforms
 from poseeditor.priors import segmentation_prior
 
@@ -46,9 +46,11 @@ def warp_only(
     prior = segmentation_prior(source_xy, source_visible, size)
     masks = prior / np.maximum(prior.sum(axis=0, keepdims=True), 1e-6)
     transforms = limb_transforms(source_xy, target_xy, source_visible, target_visible)
-    layers, warped_masks = warp_layers(image.astype(np.float32), masks.astype(np.float32), transforms)
+    # The editor's own warp (planar layers), so the baseline moves pixels exactly as the app does.
+    planar = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
+    layers, warped_masks = warp_layers(premultiplied_layers(planar, masks.astype(np.float32)), transforms)
     coverage = warped_masks.sum(axis=0)
-    foreground = layers.sum(axis=0) / np.maximum(coverage, 1e-6)[:, :, None]
+    foreground = layers.sum(axis=0).transpose(1, 2, 0) / np.maximum(coverage, 1e-6)[:, :, None]
     # The prior's soft tails would leave a faint ghost everywhere: a layer counts fully once it is half covered.
     alpha = np.clip(coverage * 2.0, 0.0, 1.0)
     background = inpaint_background(image, person_region_from_prior(prior))

@@ -192,3 +192,16 @@ def test_single_unet_baseline_trains_with_its_own_losses(toy_root, tmp_path):
     result = train(cfg)
     assert result.step == 2 and set(result.last_losses) >= {"l1", "ssim", "gan", "d_loss"}
     assert "part_ce" not in result.last_losses
+
+
+def test_soft_background_mask_leaves_part_of_the_hole_visible():
+    from trainer.loop import soft_background_mask
+
+    hole = torch.zeros(4, 1, 64, 64)
+    hole[:, :, 16:48, 20:40] = 1.0
+    mask = soft_background_mask(hole, seed=0, step=7)
+    assert torch.equal(mask, soft_background_mask(hole, seed=0, step=7))  # deterministic by (seed, step)
+    assert torch.all(mask[:, :, :8] == 1.0)  # far from the hole: untouched background
+    centre = mask[:, 0, 32, 30]
+    assert torch.all((centre >= 0.0) & (centre <= 0.5 + 1e-6))  # depth 0.5..1 inside the hole
+    assert not torch.equal(mask, soft_background_mask(hole, seed=0, step=8))

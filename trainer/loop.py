@@ -113,13 +113,14 @@ class TrainingForward(nn.Module):
         prior_src: torch.Tensor,
         transforms: torch.Tensor,
         hole_input: torch.Tensor | None = None,
-        hole_mask: torch.Tensor | None = None,
+        hole_background_mask: torch.Tensor | None = None,
         hole_heatmaps: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         out = run_generator(self.generator, image_src, heatmaps_src, heatmaps_tgt, prior_src, transforms)
         if hole_input is not None:
-            # The background module sees image·(background mask) and the mask: here the mask is "not the hole".
-            out["hole_background"] = self.generator.inpaint_background(hole_input, 1.0 - hole_mask, hole_heatmaps)
+            # The background module sees image·(background mask) and the mask; see `soft_background_mask`.
+            out["hole_background"] = self.generator.inpaint_background(hole_input, hole_background_mask,
+                                                                       hole_heatmaps)
         return out
 
 
@@ -217,6 +218,23 @@ def prepare_data(config: TrainConfig) -> TrainingData:
 def batches(loader: torch.utils.data.DataLoader) -> Iterator[dict[str, torch.Tensor]]:
     while True:  # the sampler is infinite; this only guards a finite one
         yield from loader
+
+
+def soft_background_mask(hole_mask: torch.Tensor, seed: int, step: int) -> torch.Tensor:
+    """The background mask the background module gets for a holed photo: 1 − (blurred hole × depth), depth in
+    [0.5, 1] per sample, so part of the foreign content pasted into the hole shows through.
+
+    Why: at inference the segmentation's background channel is soft and never exactly 0 on the person, so the
+    person shows faintly through the module's input. Trained only on clean, fully zeroed holes, the module copied
+    that faint person into the background (seen on the first run's sheets: a ghost at the person's old place).
+    Deterministic by (seed, step), so resumed runs repeat it exactly.
+    """
+    n, _, size, _ = hole_mask.shape
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    depth = (0.5 + 0.5 * torch.rand(n, 1, 1, 1, generator=g)).to(hole_mask.device, hole_mask.dtype)
+    k = max(3, (size // 32) | 1)
+    soft = F.avg_pool2d(hole_mask, k, stride=1, padding=k // 2, count_include_pad=False)
+    return 1.0 - soft.clamp(0.0, 1.0) * depth
 
 
 # ---------------------------------------------------------------------------------------------- losses
@@ -442,7 +460,8 @@ def _train(
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_amp):
                 out = forward_module(
                     *(batch[k] for k in ("image_src", "heatmaps_src", "heatmaps_tgt", "prior_src", "transforms")),
-                    **({"hole_input": holes["input_image"], "hole_mask": holes["hole_mask"],
+                    **({"hole_input": holes["input_image"],
+                        "hole_background_mask": soft_background_mask(holes["hole_mask"], config.seed, step),
                         "hole_heatmaps": holes["heatmaps"]} if holes is not None else {}),
                 )
                 terms = generator_losses(out, batch, holes, config, vgg)

@@ -205,3 +205,31 @@ def test_soft_background_mask_leaves_part_of_the_hole_visible():
     centre = mask[:, 0, 32, 30]
     assert torch.all((centre >= 0.0) & (centre <= 0.5 + 1e-6))  # depth 0.5..1 inside the hole
     assert not torch.equal(mask, soft_background_mask(hole, seed=0, step=8))
+
+
+def test_a_resumed_run_keeps_its_split_when_the_dataset_grows(tmp_path):
+    from trainer.data import read_dataset
+    from trainer.data.toy import write_toy_dataset
+    from trainer.loop import split_for_run
+
+    root = tmp_path / "grow"
+    write_toy_dataset(root, videos=10, frames=2, width=32, height=48)
+    cfg = config_from_dict({"data": {"train": [str(root)], "held_out_fraction": 0.3}})
+    train1, held1 = split_for_run(read_dataset(root), str(root), cfg, None)
+    previous = {"datasets": [{"root": str(root), "held_out_videos": [v.name for v in held1],
+                              "train_video_names": [v.name for v in train1]}]}
+    # the dataset grows: 30 more videos, whose names sort among the old ones' groups
+    from trainer.data.dataset_format import write_video
+    from trainer.data.toy import toy_video
+
+    for k in range(10, 40):
+        toy = toy_video(k, 2, 32, 48)
+        write_video(root, f"toy{k:03d}", toy.frames, toy.joints, toy.visible, source="toy", frame_suffix=".png")
+    train2, held2 = split_for_run(read_dataset(root), str(root), cfg, previous)
+    names1_train, names1_held = {v.name for v in train1}, {v.name for v in held1}
+    assert names1_held <= {v.name for v in held2}  # held out before: still held out
+    assert names1_train <= {v.name for v in train2}  # trained before: never becomes "held-out"
+    new_held = {v.name for v in held2} - names1_held
+    assert 0 < len(new_held) < 30  # new videos are split too (by a stable hash: ~30 %)
+    again = split_for_run(read_dataset(root), str(root), cfg, previous)
+    assert [v.name for v in again[1]] == [v.name for v in held2]

@@ -227,6 +227,7 @@ def evaluate(
     cv2_background: bool = False,
     sheet_path: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    only_videos: set[str] | None = None,
 ) -> EvalResult:
     """`models` maps a row name ("model", "unet", "paper") to a loaded model."""
     from trainer.data import read_dataset
@@ -235,6 +236,11 @@ def evaluate(
     data_root = Path(data_root).expanduser()
     videos = read_dataset(data_root)
     videos, how = held_out_videos(videos, data_root, list(models.values()))
+    if only_videos is not None:
+        videos = [v for v in videos if v.name in only_videos]
+        how += f"; restricted to {len(videos)} listed video(s)"
+        if not videos:
+            raise TrainerError(f"{data_root}: none of the listed videos is among the evaluated ones")
     chosen = choose_pairs(videos, pairs, seed)
     if not chosen:
         raise TrainerError(f"{data_root}: no pair of usable frames in the evaluated videos")

@@ -155,10 +155,46 @@ class TrainingData:
     description: dict[str, Any]
 
 
-def prepare_data(config: TrainConfig) -> TrainingData:
-    """Read every dataset, split whole videos off for evaluation, build the pair stream and the hole dataset."""
+def _stable_held_out(group: str, fraction: float, seed: int) -> bool:
+    """A video group's held-out fate from a hash of its name: unaffected by other videos being added later."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{seed}:{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64 < fraction
+
+
+def split_for_run(videos: list, root: str, config: TrainConfig, previous: dict[str, Any] | None) -> tuple[list, list]:
+    """(training, held-out) videos of one dataset. A fresh run splits by video group (`split_by_video`). A resumed
+    run keeps its split whatever was added to the dataset since: every video held out before stays held out, every
+    video trained on stays in training, and videos new to the run are held out by a stable hash of their group.
+    (Found the hard way: a dataset grew from 600 to 1800 videos mid-run, a fresh split reshuffled which videos were
+    held out, and the 'held-out' set then held videos the run had trained on.)"""
+    from trainer.data.pairs import split_by_video
+
+    d = config.data
+    entry = None
+    for ds in (previous or {}).get("datasets", []):
+        if ds.get("root") == str(root):
+            entry = ds
+    if entry is None:
+        return split_by_video(videos, d.held_out_fraction, d.split_seed)
+    held_before = set(entry.get("held_out_videos", []))
+    trained_before = entry.get("train_video_names")
+    held = []
+    for v in videos:
+        if v.name in held_before or (trained_before is not None and v.name not in trained_before
+              and _stable_held_out(v.group, d.held_out_fraction, d.split_seed)):
+            held.append(v)
+        # else: trained before (or, for checkpoints that did not list their training videos, maybe trained)
+    held_names = {v.name for v in held}
+    return [v for v in videos if v.name not in held_names], held
+
+
+def prepare_data(config: TrainConfig, previous: dict[str, Any] | None = None) -> TrainingData:
+    """Read every dataset, split whole videos off for evaluation, build the pair stream and the hole dataset.
+    `previous`: the data description of the checkpoint being resumed (keeps its split)."""
     from trainer.data import read_dataset
-    from trainer.data.pairs import PosePairDataset, fixed_pairs, split_by_video
+    from trainer.data.pairs import PosePairDataset, fixed_pairs
 
     d, size = config.data, config.model.image_size
     if not d.train:
@@ -167,7 +203,7 @@ def prepare_data(config: TrainConfig) -> TrainingData:
     train_videos_all = []
     for i, root in enumerate(d.train):
         videos = read_dataset(Path(root).expanduser())
-        train_videos, held_out = split_by_video(videos, d.held_out_fraction, d.split_seed)
+        train_videos, held_out = split_for_run(videos, root, config, previous)
         if not train_videos:
             raise TrainerError(f"{root}: no training videos left after holding out {d.held_out_fraction:.0%}")
         datasets.append(
@@ -179,6 +215,7 @@ def prepare_data(config: TrainConfig) -> TrainingData:
         train_videos_all.extend(train_videos)
         described.append({"root": str(root), "videos": len(videos), "train_videos": len(train_videos),
                           "held_out_videos": [v.name for v in held_out],
+                          "train_video_names": [v.name for v in train_videos],
                           "train_frames": int(sum(len(v) for v in train_videos))})
     pairs = MixedPairs(datasets, weights, config.seed)
 
@@ -192,7 +229,7 @@ def prepare_data(config: TrainConfig) -> TrainingData:
             root_path = Path(root).expanduser()
             if (root_path / "info").is_dir():
                 # A dataset: only its training videos' frames (held-out backgrounds stay unseen).
-                train_videos, _ = split_by_video(read_dataset(root_path), d.held_out_fraction, d.split_seed)
+                train_videos, _ = split_for_run(read_dataset(root_path), root, config, previous)
                 hole_images += frames_of(train_videos, stride=2)
                 poses += [v.pose(k) for v in train_videos for k in range(0, len(v), 5)]
             else:
@@ -363,6 +400,7 @@ def _train(
         optimizers["d"] = opt_d
 
     step, elapsed_before = 0, 0.0
+    previous_data: dict[str, Any] | None = None
     existing = latest_checkpoint(run_dir)
     if resume:
         if existing is None:
@@ -378,13 +416,14 @@ def _train(
         restore_rng(ckpt.rng)
         step = ckpt.step
         elapsed_before = float(ckpt.meta.get("elapsed_seconds", 0.0))
+        previous_data = ckpt.meta.get("data")
     elif existing is not None:
         raise TrainerError(
             f"{run_dir} already has checkpoints (latest {existing.name}): pass --resume to continue it, "
             "or choose another run name/out_dir"
         )
 
-    data = data or prepare_data(config)
+    data = data or prepare_data(config, previous_data)
     from trainer.data.pairs import InfinitePairSampler, make_loader
 
     per_rank_batch = tc.batch_size

@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cv2-background", action="store_true",
                    help="add a row: the model's foreground and mask over a cv2-inpainted background")
+    p.add_argument("--only-videos", metavar="FILE",
+                   help="evaluate only these videos (names, one per line), within the held-out ones")
     p.add_argument("--json", metavar="OUT", help='write {"pairs": N, "rows": [...]} here')
     p.add_argument("--sheet", metavar="PNG", help="save a picture: source | target | each row's output")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -51,8 +53,18 @@ def run(args: argparse.Namespace) -> int:
         models["unet"] = load_model(args.unet)
     if args.paper:
         models["paper"] = load_model(args.paper)
+    only = None
+    if args.only_videos:
+        from pathlib import Path
+
+        try:
+            only = {line.strip() for line in Path(args.only_videos).read_text(encoding="utf-8").splitlines()
+                    if line.strip()}
+        except OSError as exc:
+            raise TrainerError(f"{args.only_videos}: cannot read ({exc.strerror or exc})") from None
     result = evaluate(args.data, models, pairs=args.pairs, seed=args.seed, size=args.size, batch_size=args.batch,
-                      cv2_background=args.cv2_background, sheet_path=args.sheet, progress=not args.quiet)
+                      cv2_background=args.cv2_background, sheet_path=args.sheet, progress=not args.quiet,
+                      only_videos=only)
     print(format_table(result))
     if args.json:
         atomic_write_text(args.json, json.dumps(result.to_json(), indent=2) + "\n")

@@ -109,3 +109,33 @@ def test_corrupt_onnx_file_is_a_model_error(tmp_path, random_model_dir):
     shutil.copy(random_model_dir / "source.onnx", folder / "target.onnx")  # a real ONNX file, wrong stage
     with pytest.raises(ModelError, match="not a poseeditor target stage"):
         load_engine(str(folder), backend="onnx")
+
+
+def test_inpaint_background_mode(random_model_dir, person_photo, standing_pose, arm_up_pose):
+    from poseeditor.engine.inpaint import inpaint_background, person_region_from_prior
+
+    network = load_engine(str(random_model_dir))
+    inpaint = load_engine(str(random_model_dir), background="inpaint")
+    assert network.info["background"] == "network" and inpaint.info["background"] == "inpaint"
+    state = inpaint.prepare_source(person_photo, standing_pose)
+    expected = inpaint_background(state.source_unit, person_region_from_prior(state.prior))
+    result = inpaint.render(state, arm_up_pose)
+    np.testing.assert_allclose(result.background, expected, atol=1e-5)
+    # the person's region was filled: the figure's red limbs are gone from the background there
+    other = network.render(network.prepare_source(person_photo, standing_pose), arm_up_pose)
+    assert np.abs(result.background - other.background).max() > 0.1
+    with pytest.raises(Exception, match="background must be one of"):
+        load_engine(str(random_model_dir), background="magic")
+
+
+def test_model_json_recommends_the_background(tmp_path, random_model_dir):
+    import json
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(random_model_dir, folder)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["inference"] = {"background": "inpaint"}
+    (folder / "model.json").write_text(json.dumps(meta))
+    assert load_engine(str(folder)).info["background"] == "inpaint"
+    assert load_engine(str(folder), background="network").info["background"] == "network"

@@ -8,30 +8,12 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from poseeditor.engine.inpaint import inpaint_background, person_region_from_prior  # noqa: F401 (re-exported)
 from poseeditor.engine.warp import premultiplied_layers, warp_layers
 from poseeditor.geometry import limb_transforms
 from poseeditor.priors import segmentation_prior
-
-PERSON_PRIOR_THRESHOLD = 0.3  # where the prior's person probability exceeds this, the background is inpainted
-
-
-def person_region_from_prior(prior: np.ndarray) -> np.ndarray:
-    """(S,S) uint8 0/255: the source person's likely extent from the prior, grown a little (hair, clothes)."""
-    size = prior.shape[-1]
-    region = ((1.0 - prior[0]) > PERSON_PRIOR_THRESHOLD).astype(np.uint8) * 255
-    grow = max(3, round(size * 0.03) | 1)
-    return cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-
-
-def inpaint_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Classical fill of `hole` (uint8 0/255) in an (S,S,3) float [0,1] image -> float [0,1]."""
-    u8 = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    radius = max(3, image.shape[0] // 40)
-    return cv2.inpaint(u8, hole, radius, cv2.INPAINT_TELEA).astype(np.float32) / 255.0
-
 
 def warp_only(
     image: np.ndarray,

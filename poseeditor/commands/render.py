@@ -26,6 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="model folder (default: the installed model)")
     p.add_argument("--backend", default="auto", help="auto, onnx, onnx-cuda, torch, torch-cpu, torch-cuda")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for inference (default: all, up to 4)")
+    p.add_argument(
+        "--background",
+        choices=("network", "inpaint"),
+        default=None,
+        help="fill behind the person with the model's background module or with classical inpainting "
+        "(default: what the model's card recommends)",
+    )
     p.add_argument("--intermediates", metavar="DIR", default=None, help="also write every intermediate here")
     p.add_argument("--crop-only", action="store_true", help="write the 256² working crop instead of the full photo")
     p.set_defaults(func=run)
@@ -83,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             )
     load_ms = (time.perf_counter() - t0) * 1000
     t0 = time.perf_counter()
-    engine = load_engine(args.model, backend=args.backend, threads=args.threads)
+    engine = load_engine(args.model, backend=args.backend, threads=args.threads, background=args.background)
     model_ms = (time.perf_counter() - t0) * 1000
     state = engine.prepare_source(photo, source)
     result = engine.render(state, target)

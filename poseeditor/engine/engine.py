@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from poseeditor.engine.backends import Backend, make_backend
+from poseeditor.engine.inpaint import inpaint_background, person_region_from_prior
 from poseeditor.engine.model_files import ModelFiles, find_model
 from poseeditor.engine.warp import premultiplied_layers, warp_layers
 from poseeditor.errors import PoseEditorError
@@ -112,11 +113,21 @@ class RenderResult:
         return out
 
 
+BACKGROUND_MODES = ("network", "inpaint")
+
+
 class Engine:
-    def __init__(self, files: ModelFiles, backend: Backend) -> None:
+    """`background`: "network" (the model's background module), "inpaint" (cv2 fill of the person's region), or
+    None for what the model's model.json recommends (`inference.background`, measured by `posetrain eval`)."""
+
+    def __init__(self, files: ModelFiles, backend: Backend, background: str | None = None) -> None:
         self.files = files
         self.backend = backend
         self.size = files.image_size
+        recommended = files.meta.get("inference", {}).get("background", "network")
+        self.background_mode = background or recommended
+        if self.background_mode not in BACKGROUND_MODES:
+            raise PoseEditorError(f"background must be one of {BACKGROUND_MODES}; got {self.background_mode!r}")
 
     @property
     def info(self) -> dict[str, object]:
@@ -125,6 +136,7 @@ class Engine:
             "device": self.backend.device,
             "size": self.size,
             "config": self.files.name,
+            "background": self.background_mode,
             "model": str(self.files.folder),
         }
 
@@ -149,6 +161,11 @@ class Engine:
         t0 = time.perf_counter()
         part_masks, background = self.backend.run_source(image[None], heatmaps[None], prior[None])
         timings["source_network_ms"] = _ms(t0)
+        if self.background_mode == "inpaint":
+            t0 = time.perf_counter()
+            filled = inpaint_background(to_unit(image), person_region_from_prior(prior))
+            background = (np.moveaxis(filled, -1, 0)[None] * 2.0 - 1.0).astype(np.float32)
+            timings["inpaint_ms"] = _ms(t0)
         return SourceState(
             layers=premultiplied_layers(image, part_masks[0]),
             background_unit=to_unit(background[0]),
@@ -246,6 +263,8 @@ def paste_back(photo: np.ndarray, source_background_mask: np.ndarray, result: Re
     return out
 
 
-def load_engine(model_dir: str | None = None, backend: str = "auto", threads: int | None = None) -> Engine:
+def load_engine(
+    model_dir: str | None = None, backend: str = "auto", threads: int | None = None, background: str | None = None
+) -> Engine:
     files = find_model(model_dir)
-    return Engine(files, make_backend(files, backend, threads))
+    return Engine(files, make_backend(files, backend, threads), background)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from poseeditor.engine.inpaint import inpaint_background, person_region_from_prior  # noqa: F401 (re-exported)
+from poseeditor.engine.inpaint import inpaint_background, person_region_from_prior
 from poseeditor.engine.warp import premultiplied_layers, warp_layers
 from poseeditor.geometry import limb_transforms
 from poseeditor.priors import segmentation_prior
+
 
 def warp_only(
     image: np.ndarray,

@@ -72,7 +72,7 @@ class OnnxBackend:
                 raise ModelError(f"{files.folder}: missing {path.name}")
             try:
                 session = ort.InferenceSession(str(path), options, providers=providers)
-            except Exception as exc:  # onnxruntime raises its own exception types for corrupt files
+            except Exception as exc:  # noqa: BLE001 (onnxruntime raises its own exception types)
                 raise ModelError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
             got_in = tuple(i.name for i in session.get_inputs())
             got_out = tuple(o.name for o in session.get_outputs())

@@ -28,6 +28,7 @@ from models.generator import (
     TargetStage,
 )
 from poseeditor.errors import ExportError
+from poseeditor.image_io import default_mode
 
 OPSET = 18
 
@@ -92,6 +93,7 @@ def export_stage(
         if side_file.exists():  # never expected with external_data=False; refuse rather than ship a broken model
             side_file.unlink()
             raise ExportError(f"{path}: the exporter wrote weights to a side file; the model is too large to embed")
+        os.chmod(tmp, default_mode())  # mkstemp made it 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

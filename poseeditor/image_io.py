@@ -100,17 +100,18 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         # mkstemp makes the file 0600; give it the mode a plain open() would have (0666 minus the umask)
-        os.chmod(tmp, 0o666 & ~_current_umask())
+        os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise ExportError(f"{path}: could not write ({exc.strerror or exc})") from None
 
 
-def _current_umask() -> int:
+def default_mode(folder: bool = False) -> int:
+    """The mode a plain open()/mkdir() would give (0666/0777 minus the umask); temp files are made 0600/0700."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    return (0o777 if folder else 0o666) & ~mask
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

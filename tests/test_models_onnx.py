@@ -79,3 +79,23 @@ def test_export_into_a_missing_folder_is_an_export_error(tmp_path: Path) -> None
     generator = PoseWarpGenerator(get_config("tiny"))
     with pytest.raises(ExportError, match="not a folder"):
         export_onnx(generator, tmp_path / "nope")
+
+
+def test_exported_onnx_files_get_the_usual_mode(tmp_path):
+    import os
+    import stat
+
+    import torch
+
+    from models.config import get_config
+    from models.generator import PoseWarpGenerator
+    from models.onnx_export import export_onnx
+
+    torch.manual_seed(0)
+    old = os.umask(0o022)
+    try:
+        export_onnx(PoseWarpGenerator(get_config("tiny")).eval(), tmp_path)
+    finally:
+        os.umask(old)
+    for name in ("source.onnx", "target.onnx"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644

@@ -22,7 +22,7 @@ from torch import nn
 
 from models.artifact import save_generator
 from poseeditor.errors import ExportError
-from poseeditor.image_io import atomic_write_text
+from poseeditor.image_io import atomic_write_text, default_mode
 from trainer.evaluate import EvalResult, LoadedModel, format_table, load_model
 
 ROUND_TRIP_TOLERANCE = 2e-3  # max |onnxruntime − torch| on [-1,1] outputs (float32, different kernels)
@@ -110,6 +110,7 @@ def export_checkpoint(
         atomic_write_text(staging / "MODEL_CARD.md", card)
         if out.exists():
             shutil.rmtree(out)
+        os.chmod(staging, default_mode(folder=True))  # mkdtemp made it 0700
         os.replace(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -67,6 +67,11 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
     return np.array(im.convert("RGB"))
 
 
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """A float image in [0, 1] as uint8 pixels (rounded, clipped)."""
+    return np.clip(np.asarray(image) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
 def save_image(path: str | os.PathLike[str], rgb: np.ndarray, quality: int = 95) -> None:
     """Write an RGB (or single-channel) uint8 image atomically; the format follows the suffix."""
     path = Path(path)

@@ -11,10 +11,8 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from poseeditor.errors import ExportError, PoseEditorError
-from poseeditor.image_io import atomic_write_text, check_writable, load_image, save_image
+from poseeditor.image_io import atomic_write_text, check_writable, load_image, save_image, to_uint8
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,10 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--intermediates", metavar="DIR", default=None, help="also write every intermediate here")
     p.add_argument("--crop-only", action="store_true", help="write the 256² working crop instead of the full photo")
     p.set_defaults(func=run)
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def write_intermediates(folder: Path, result: object, extra_timings: dict[str, float]) -> None:

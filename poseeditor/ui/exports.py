@@ -11,15 +11,11 @@ from PySide6 import QtCore, QtWidgets
 
 from poseeditor.animation import ExportCancelled, pose_sequence, write_animation
 from poseeditor.errors import ExportError
-from poseeditor.image_io import save_image
+from poseeditor.image_io import save_image, to_uint8
 from poseeditor.pose_io import save_pose
 from poseeditor.skeleton import Pose
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.asarray(image) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def full_resolution(photo: np.ndarray, result: Any) -> np.ndarray:

@@ -646,28 +646,26 @@ class MainWindow(QtWidgets.QMainWindow):
             return None
         return self.last_outcome.result
 
+    def _ask_image_path(self, title: str) -> Path | None:
+        name, chosen = QtWidgets.QFileDialog.getSaveFileName(self, title, "", "PNG (*.png);;JPEG (*.jpg *.jpeg)")
+        return exports.with_suffix(name, chosen, ".png") if name else None
+
     def export_result(self, path: str | Path | None = None) -> bool:
         result = self._need_result()
         if result is None or self.document.photo is None:
             return False
+        path = path or self._ask_image_path("Export result")
         if path is None:
-            name, chosen = QtWidgets.QFileDialog.getSaveFileName(self, "Export result", "",
-                                                                 "PNG (*.png);;JPEG (*.jpg *.jpeg)")
-            if not name:
-                return False
-            path = exports.with_suffix(name, chosen, ".png")
+            return False
         return self._export(lambda: exports.write_result_image(Path(path), self.document.photo, result), path)
 
     def export_crop(self, path: str | Path | None = None) -> bool:
         result = self._need_result()
         if result is None:
             return False
+        path = path or self._ask_image_path("Export crop")
         if path is None:
-            name, chosen = QtWidgets.QFileDialog.getSaveFileName(self, "Export crop", "",
-                                                                 "PNG (*.png);;JPEG (*.jpg *.jpeg)")
-            if not name:
-                return False
-            path = exports.with_suffix(name, chosen, ".png")
+            return False
         return self._export(lambda: exports.write_crop_image(Path(path), result), path)
 
     def export_intermediates(self, folder: str | Path | None = None) -> bool:

@@ -20,6 +20,9 @@ from typing import Any
 NORMS = ("none", "batch", "instance")
 REFINE_MODES = ("conv", "separable", "project")
 UPSAMPLE_MODES = ("bilinear", "nearest")
+# How module C makes the foreground: "generate" (the paper: RGB from the U-Net's head) or "select" (per pixel, a
+# softmax choice among the 10 warped layers and the generated RGB; docs/design.md "Foreground by selection").
+FOREGROUND_MODES = ("generate", "select")
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ class GeneratorConfig:
     num_limbs: int = 10
     # The paper's baseline (models/baselines.py SingleUNet) built for this config; None: the foreground U-Net's shape
     single_unet: UNetConfig | None = None
+    foreground_mode: str = "generate"
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes (never read by the networks)
 
     def __post_init__(self) -> None:
@@ -143,6 +147,8 @@ class GeneratorConfig:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.upsample not in UPSAMPLE_MODES:
             raise ValueError(f"upsample must be one of {UPSAMPLE_MODES}, got {self.upsample!r}")
+        if self.foreground_mode not in FOREGROUND_MODES:
+            raise ValueError(f"foreground_mode must be one of {FOREGROUND_MODES}, got {self.foreground_mode!r}")
         if not 0.0 <= self.leaky_slope < 1.0:
             raise ValueError(f"leaky_slope must be in [0, 1), got {self.leaky_slope}")
         if self.num_joints != 14 or self.num_limbs != 10:

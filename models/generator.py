@@ -20,6 +20,7 @@ from models.config import GeneratorConfig, UNetConfig
 from models.unet import UNet
 
 LOG_PRIOR_FLOOR = 1e-10  # as the paper's code: log(prior + 1e-10); keeps a zero prior finite
+SELECT_GENERATED_BIAS = 3.0  # "select" mode at init: softmax weight e^3/(e^3+10) ≈ 0.67 on the generated RGB
 
 
 def output_head(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Conv2d:
@@ -44,8 +45,23 @@ class PoseWarpGenerator(nn.Module):
         self.background_net = unet(4, config.background)
         self.background_head = output_head(self.background_net.out_channels, 3, config.background.head_kernel)
         self.foreground_net = unet(3 * limbs, config.foreground)
-        # RGB + mask
-        self.foreground_head = output_head(self.foreground_net.out_channels, 4, config.foreground.head_kernel)
+        # RGB + mask (+ in "select" mode one logit per warped layer and one for the generated RGB)
+        self.select = config.foreground_mode == "select"
+        head_channels = 4 + (limbs + 1 if self.select else 0)
+        self.foreground_head = output_head(
+            self.foreground_net.out_channels, head_channels, config.foreground.head_kernel
+        )
+        if self.select:
+            self.reset_selection()
+
+    def reset_selection(self) -> None:
+        """Start the selection logits at "mostly the generated RGB": zero weights, the generated RGB's bias
+        SELECT_GENERATED_BIAS above the layers'. A model warm-started from a "generate" model then begins close to
+        it and learns where a warped layer's own pixels are better."""
+        with torch.no_grad():
+            self.foreground_head.weight[4:].zero_()
+            self.foreground_head.bias[4:].zero_()
+            self.foreground_head.bias[-1] = SELECT_GENERATED_BIAS
 
     # -- the four modules ------------------------------------------------------------------------------------
     def segment(
@@ -83,10 +99,20 @@ class PoseWarpGenerator(nn.Module):
     def synthesize(
         self, warped_layers: torch.Tensor, target_heatmaps: torch.Tensor, background: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(foreground (N,3,S,S) in [−1,1], mask (N,1,S,S) in [0,1], output = mask·fg + (1 − mask)·bg)."""
+        """(foreground (N,3,S,S) in [−1,1], mask (N,1,S,S) in [0,1], output = mask·fg + (1 − mask)·bg).
+
+        "select" mode: foreground = Σ_l w_l · warped_l + w_g · tanh(rgb), w = softmax of the head's 11 selection
+        logits per pixel; a limb's own (sharp) warped pixels pass straight through where the network picks them,
+        and the generated RGB fills what no layer shows (disocclusions, shading, seams)."""
         h = self.foreground_head(self.foreground_net(warped_layers, target_heatmaps))
         foreground = torch.tanh(h[:, :3])
         mask = torch.sigmoid(h[:, 3:4])
+        if self.select:
+            n, _, height, width = warped_layers.shape
+            limbs = self.config.num_limbs
+            weights = torch.softmax(h[:, 4:], dim=1)  # (N, L+1, S, S)
+            layers = warped_layers.reshape(n, limbs, 3, height, width)
+            foreground = (weights[:, :limbs, None] * layers).sum(dim=1) + weights[:, limbs:] * foreground
         output = mask * foreground + (1.0 - mask) * background
         return foreground, mask, output
 

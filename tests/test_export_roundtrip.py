@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=["generate", "select"])
+def trained_run(request, tmp_path_factory) -> Path:
     from trainer.config import config_from_dict
     from trainer.data.toy import write_toy_dataset
     from trainer.loop import train
@@ -19,7 +19,7 @@ def trained_run(tmp_path_factory) -> Path:
     write_toy_dataset(base / "toy", videos=3, frames=4, width=48, height=64)
     cfg = config_from_dict({
         "name": "exp", "out_dir": str(base / "run"),
-        "model": {"config": "tiny", "image_size": 32},
+        "model": {"config": "tiny", "image_size": 32, "foreground": request.param},
         "data": {"train": [str(base / "toy")], "workers": 0, "held_out_fraction": 0.3},
         "train": {"batch_size": 2, "steps": 3, "hole_batch_size": 0, "threads": 1, "adversarial_start": 100},
         "log": {"progress": False, "sample_count": 1},

@@ -25,11 +25,13 @@ from models.onnx_export import export_onnx, stage_example_inputs
 from poseeditor.errors import ExportError
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[PoseWarpGenerator, Path]:
+@pytest.fixture(scope="module", params=["generate", "select"])
+def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[PoseWarpGenerator, Path]:
+    from dataclasses import replace
+
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     torch.manual_seed(3)
-    generator = PoseWarpGenerator(get_config("tiny")).eval()
+    generator = PoseWarpGenerator(replace(get_config("tiny"), foreground_mode=request.param)).eval()
     with torch.no_grad():  # random init leaves outputs near-constant; spread the weights so differences show
         for p in generator.parameters():
             p.add_(torch.randn_like(p) * 0.1)

@@ -233,3 +233,32 @@ def test_a_resumed_run_keeps_its_split_when_the_dataset_grows(tmp_path):
     assert 0 < len(new_held) < 30  # new videos are split too (by a stable hash: ~30 %)
     again = split_for_run(read_dataset(root), str(root), cfg, previous)
     assert [v.name for v in again[1]] == [v.name for v in held2]
+
+
+def test_init_from_warm_starts_a_select_run_from_a_generate_checkpoint(toy_root, tmp_path):
+    """model.init_from copies a finished run's generator into a new run, growing the 'select' foreground head
+    (old channels copied, the new selection logits at their init); resume of an older run stays possible."""
+    from trainer.loop import train
+
+    first = train(config_from_dict(tiny_config(toy_root, tmp_path / "a", train={"steps": 2, "adversarial_start": 99})))
+    cfg = config_from_dict(tiny_config(
+        toy_root, tmp_path / "b", train={"steps": 2, "adversarial_start": 99},
+        model={"foreground": "select", "init_from": str(tmp_path / "a")},
+    ))
+    from trainer.loop import build_generator, init_generator_from
+
+    fresh = build_generator(cfg)
+    init_generator_from(fresh, tmp_path / "a")
+    old, new = first.generator.state_dict(), fresh.state_dict()
+    assert torch.equal(new["segmentation_head.weight"], old["segmentation_head.weight"])
+    assert torch.equal(new["foreground_head.weight"][:4], old["foreground_head.weight"])
+    assert float(new["foreground_head.bias"][-1]) == 3.0 and not new["foreground_head.weight"][4:].any()
+    result = train(cfg)
+    assert result.step == 2 and result.generator.foreground_head.out_channels == 15
+    # a 'select' run cannot be the source of a 'generate' run (the head would shrink)
+    bad = config_from_dict(tiny_config(toy_root, tmp_path / "c", model={"init_from": str(tmp_path / "b")}))
+    with pytest.raises(TrainerError, match="foreground_head"):
+        train(bad)
+    missing = config_from_dict(tiny_config(toy_root, tmp_path / "d", model={"init_from": str(tmp_path / "nope")}))
+    with pytest.raises(TrainerError, match="does not exist"):
+        train(missing)

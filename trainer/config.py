@@ -35,6 +35,11 @@ class ModelSection:
     image_size: int = 128
     discriminator_width: int = 32  # PatchGAN base width (pix2pix uses 64; 32 keeps the CPU step affordable)
     discriminator_layers: int = 3
+    # "generate" (the paper) or "select" (module C picks among the warped layers and its own RGB per pixel)
+    foreground: str = "generate"
+    # Start a new run from these generator weights (a checkpoint, run folder or exported model folder); parameters
+    # whose shape grew (e.g. the foreground head in "select" mode) get the overlapping part. Ignored on --resume.
+    init_from: str = ""
 
 
 @dataclass
@@ -122,6 +127,10 @@ class TrainConfig:
             CONFIGS[m.config].with_size(m.image_size)
         except ValueError as exc:
             raise ConfigError(f"model.image_size {m.image_size}: {exc}") from None
+        if m.foreground not in ("generate", "select"):
+            raise ConfigError(f"model.foreground must be 'generate' or 'select', got {m.foreground!r}")
+        if m.foreground != "generate" and m.architecture != "posewarp":
+            raise ConfigError("model.foreground applies to the posewarp architecture only")
         _positive("model.discriminator_width", m.discriminator_width)
         _positive("model.discriminator_layers", m.discriminator_layers)
         if d.weights and len(d.weights) != len(d.train):

@@ -19,7 +19,7 @@ import platform
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from trainer.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from trainer.config import TrainConfig, TrainerError, config_to_toml
+from trainer.config import ModelSection, TrainConfig, TrainerError, config_to_toml
 from trainer.distributed import DistInfo, barrier, init_distributed, mean_over_ranks, shutdown
 
 LOG_COLUMNS = (
@@ -53,12 +53,40 @@ def build_generator(config: TrainConfig) -> nn.Module:
 
     gen_config = get_config(config.model.config, config.model.image_size)
     if config.model.architecture == "posewarp":
+        gen_config = replace(gen_config, foreground_mode=config.model.foreground)
         from models.generator import PoseWarpGenerator
 
         return PoseWarpGenerator(gen_config)
     from models.baselines import SingleUNet
 
     return SingleUNet(gen_config)
+
+
+def init_generator_from(generator: nn.Module, path: Path) -> None:
+    """Copy another trained generator's weights into `generator` (a new run's warm start, `model.init_from`).
+
+    Every parameter must exist in both with the same number of dimensions; where a dimension grew (the "select"
+    foreground head has more output channels) the overlapping part is copied and the rest keeps its
+    initialisation. The image size may differ (the networks are fully convolutional)."""
+    from trainer.evaluate import load_model
+
+    if not path.exists():
+        raise TrainerError(f"model.init_from: {path} does not exist")
+    source = load_model(path).generator.state_dict()
+    target = generator.state_dict()
+    if set(source) != set(target):
+        missing, extra = sorted(set(target) - set(source)), sorted(set(source) - set(target))
+        raise TrainerError(
+            f"model.init_from: {path} is another architecture (missing {missing[:3]}, unexpected {extra[:3]})"
+        )
+    with torch.no_grad():
+        for name, value in source.items():
+            dest = target[name]
+            if value.dim() != dest.dim() or any(a > b for a, b in zip(value.shape, dest.shape, strict=True)):
+                raise TrainerError(
+                    f"model.init_from: {name} is {tuple(value.shape)} there, {tuple(dest.shape)} here"
+                )
+            dest[tuple(slice(0, k) for k in value.shape)] = value
 
 
 def build_discriminator(config: TrainConfig) -> nn.Module:
@@ -356,7 +384,8 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
 
 
 def _check_resume_compatible(meta: dict[str, Any], config: TrainConfig, path: Path) -> None:
-    old = meta.get("config", {}).get("model", {})
+    # Keys added to [model] since the checkpoint was written count as their defaults (old runs stay resumable).
+    old = {**asdict(ModelSection()), **meta.get("config", {}).get("model", {})}
     new = config.to_dict()["model"]
     if old != new:
         raise CheckpointError(
@@ -417,7 +446,9 @@ def _train(
         step = ckpt.step
         elapsed_before = float(ckpt.meta.get("elapsed_seconds", 0.0))
         previous_data = ckpt.meta.get("data")
-    elif existing is not None:
+    elif existing is None and config.model.init_from:
+        init_generator_from(generator, Path(config.model.init_from).expanduser())
+    if not resume and existing is not None:
         raise TrainerError(
             f"{run_dir} already has checkpoints (latest {existing.name}): pass --resume to continue it, "
             "or choose another run name/out_dir"

@@ -1,10 +1,13 @@
 """Editor drag latency: 200 real mouse-move events dragging a wrist, request → display latency and fps.
 
-    python benchmarks/gui_drag.py [--model DIR | --config compact --size 256] [--events 200] [--hz 60] [--json OUT]
+    python benchmarks/gui_drag.py [--model DIR | --config compact --size 256] [--events 200] [--hz 60]
+                                  [--pace timer|spin] [--json OUT]
 
 Opens the real editor window (offscreen unless a display is set), opens the sample photo with its pose, then
 presses on the right wrist and sends `--events` mouse moves along a circle at `--hz` (a real mouse reports at
-60–125 Hz), holding the button, and releases. Every pose change posts a render request; the worker renders the
+60–125 Hz), holding the button, and releases. Between mouse reports the GUI thread sleeps in its event loop until
+the next report is due (`--pace timer`, as in the app); `--pace spin` is the driver used before 2026-11-26, which
+polled processEvents in a loop between reports and so kept one of the two cores (and the GIL) busy. Every pose change posts a render request; the worker renders the
 newest one (latest request wins). For every result shown in the window we record request → display latency
 (the request's time stamp to the moment the images were set in the views). fps = results shown per second
 of dragging. Without --model it builds a random-weight model of `--config` at `--size` (speed does not depend
@@ -47,7 +50,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float) -> dict:
+def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float, pace: str = "timer") -> dict:
     import pyqtgraph as pg
     from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 
@@ -83,9 +86,8 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float)
     gui_ms: list[float] = []  # GUI-thread time per mouse report: the drag handling, redraws, results shown
     gui_cpu_ms: list[float] = []  # the same in CPU time of the GUI thread: what it costs on an idle core
     period = 1.0 / hz
-    t0 = time.perf_counter()
-    cpu0 = time.process_time()
-    for k in range(1, events + 1):
+
+    def send(k: int) -> None:
         angle = 2 * math.pi * k / events
         # a loop that starts at the wrist: down-left, round and back
         p = QtCore.QPointF(start.x() + radius * (math.cos(angle) - 1), start.y() + radius * math.sin(angle))
@@ -95,15 +97,45 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float)
         handled, handled_cpu = time.perf_counter(), time.thread_time()
         QtWidgets.QApplication.sendEvent(viewport, event)
         # Process what is queued (renders that arrived, repaints) after every mouse report, as a real event loop
-        # interleaves them, then wait for the next report; when the GUI falls behind, reports come back to back.
+        # interleaves them; when the GUI falls behind, reports come back to back.
         app.processEvents()
         gui_ms.append((time.perf_counter() - handled) * 1000.0)
         gui_cpu_ms.append((time.thread_time() - handled_cpu) * 1000.0)
-        due = t0 + k * period
-        while time.perf_counter() < due:
-            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 2)
+
+    t0 = time.perf_counter()
+    cpu0, gui_cpu0 = time.process_time(), time.thread_time()
+    if pace == "spin":
+        # The old driver: between reports the GUI thread polls processEvents in a loop. That keeps one core busy
+        # (≈100% CPU in the GUI thread, holding the GIL between polls), which a real event loop does not.
+        for k in range(1, events + 1):
+            send(k)
+            due = t0 + k * period
+            while time.perf_counter() < due:
+                app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 2)
+    else:
+        # A real event loop: the GUI thread sleeps until the next mouse report (a precise single-shot timer at its
+        # due time) or until a result arrives, as it does when a user drags.
+        loop = QtCore.QEventLoop()
+        timer = QtCore.QTimer()
+        timer.setSingleShot(True)
+        timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        sent = [0]
+
+        def next_report() -> None:
+            sent[0] += 1
+            send(sent[0])
+            if sent[0] >= events:
+                loop.quit()
+                return
+            wait_ms = (t0 + (sent[0] + 1) * period - time.perf_counter()) * 1000.0
+            timer.start(max(0, round(wait_ms)))
+
+        timer.timeout.connect(next_report)
+        timer.start(round(period * 1000.0))
+        loop.exec()
     drag_seconds = time.perf_counter() - t0
     drag_cpu_seconds = time.process_time() - cpu0  # all our threads; ≈ cores × wall when nothing else runs
+    gui_cpu_seconds = time.thread_time() - gui_cpu0  # the GUI thread alone, everything it did
     QtTest.QTest.mouseRelease(viewport, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier,
                               start)
     settle = time.perf_counter() + 2.0
@@ -125,6 +157,7 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float)
         "photo": str(photo),
         "mouse_events": events,
         "mouse_hz": hz,
+        "pace": pace,
         "drag_seconds": round(drag_seconds, 3),
         "renders_shown": len(latencies),
         "fps": round(len(latencies) / drag_seconds, 1),
@@ -139,6 +172,7 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float)
         "target_network_ms_median": median_of("target_network_ms"),
         "undo_steps_after_drag": undo_steps,
         "process_cpu_per_wall_during_drag": round(drag_cpu_seconds / drag_seconds, 2),
+        "gui_thread_cpu_per_wall_during_drag": round(gui_cpu_seconds / drag_seconds, 2),
         "load_average": os.getloadavg()[0],
     }
 
@@ -152,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pose", type=Path, help="its pose file (default: PHOTO.pose.json beside it, if any)")
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--hz", type=float, default=60.0)
+    parser.add_argument("--pace", choices=("timer", "spin"), default="timer",
+                        help="timer: the GUI thread sleeps in its event loop between mouse reports (as in the app); "
+                             "spin: the old driver, polling processEvents between reports (keeps a core busy)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
 
@@ -163,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     pose = pose if pose.is_file() else None
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or str(build_random_model(Path(tmp) / "model", args.config, args.size))
-        report = run(model, photo, pose, args.events, args.hz)
+        report = run(model, photo, pose, args.events, args.hz, args.pace)
     width = max(len(k) for k in report)
     for key, value in report.items():
         print(f"{key:<{width}}  {value}")

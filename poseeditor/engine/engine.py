@@ -183,15 +183,21 @@ class Engine:
         )
 
     # ------------------------------------------------------------------------------------------ target stage
-    def render(self, state: SourceState, target_pose: Pose) -> RenderResult:
+    def render(self, state: SourceState, target_pose: Pose, previous: RenderResult | None = None) -> RenderResult:
+        """The target stage for one pose. `previous`: an earlier render of this `state` (ignored if it is of another
+        one); limbs whose transform did not change are copied from it instead of warped again — the same result,
+        cheaper while a drag moves one limb at a time."""
         if (target_pose.width, target_pose.height) != (state.source_pose.width, state.source_pose.height):
             raise PoseEditorError("the target pose is for a different image size than the source pose")
+        reuse = None
+        if previous is not None and previous.crop is state.crop and previous.warped_planes.shape[-1] == self.size:
+            reuse = (previous.transforms, previous.warped_planes, previous.warped_masks)
         t_all = time.perf_counter()
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         target_xy = state.crop.to_crop(target_pose.xy)
         transforms = limb_transforms(state.source_xy, target_xy, state.source_pose.visible, target_pose.visible)
-        planes, warped_masks = warp_layers(state.layers, transforms)
+        planes, warped_masks = warp_layers(state.layers, transforms, reuse)
         warped = planes.reshape(1, -1, self.size, self.size)  # (1,30,S,S), no copy
         timings["warp_ms"] = _ms(t0)
         t0 = time.perf_counter()

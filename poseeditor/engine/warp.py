@@ -25,12 +25,18 @@ def premultiplied_layers(image: np.ndarray, part_masks: np.ndarray) -> np.ndarra
     return layers
 
 
-def warp_layers(layers: np.ndarray, transforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def warp_layers(
+    layers: np.ndarray, transforms: np.ndarray, reuse: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Warp each limb's planes with transforms[l] (target pixel -> source pixel).
 
     layers (10,4,S,S) from `premultiplied_layers`; transforms (10,2,3).
     Returns the warped layers (10,3,S,S) — reshaped to (1,30,S,S) this is the target network's input — and the
     warped masks (10,S,S) (for display).
+
+    `reuse`: (transforms, warped layers, warped masks) of an earlier warp of the *same* layers. A limb whose
+    transform is exactly the same is copied from it instead of warped again: dragging one joint changes one or two
+    limbs' transforms, and a copy costs a fraction of a warp (the editor's drag path). The arrays are not modified.
     """
     n, _, h, w = layers.shape
     warped = np.empty((n, 3, h, w), dtype=np.float32)
@@ -38,6 +44,10 @@ def warp_layers(layers: np.ndarray, transforms: np.ndarray) -> tuple[np.ndarray,
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     for limb in range(n):
         m = np.asarray(transforms[limb], dtype=np.float64)
+        if reuse is not None and np.array_equal(m, reuse[0][limb]):
+            warped[limb] = reuse[1][limb]
+            masks[limb] = reuse[2][limb]
+            continue
         for c in range(3):
             cv2.warpAffine(layers[limb, c], m, (w, h), dst=warped[limb, c], flags=flags, borderMode=cv2.BORDER_CONSTANT)
         cv2.warpAffine(layers[limb, 3], m, (w, h), dst=masks[limb], flags=flags, borderMode=cv2.BORDER_CONSTANT)

@@ -93,6 +93,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
         self.autosave_timer.timeout.connect(self.autosave)
         self._pending_montage: Montage | None = None
+        self._pending_montage_request = -1
+        self.montage_request_id = -1  # the render whose intermediates the grid shows
         self._montage_shown_at = 0.0
         self.montage_timer = QtCore.QTimer(self)
         self.montage_timer.setSingleShot(True)
@@ -374,12 +376,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.fps_label.setText(f"{fps} fps" if fps >= 3 else "")
         self.resultShown.emit(outcome, latency)
 
-    def _on_montage(self, _request_id: int, photo_id: int, montage: Montage) -> None:
+    def _on_montage(self, request_id: int, photo_id: int, montage: Montage) -> None:
         """The intermediates grid follows at most every MONTAGE_INTERVAL_MS (it is a large image to redraw and
         nobody reads 28 tiles at 30 Hz); the newest one is always shown in the end."""
         if photo_id != self._photo_id:
             return
         self._pending_montage = montage
+        self._pending_montage_request = request_id
         if time.perf_counter() - self._montage_shown_at >= MONTAGE_INTERVAL_MS / 1000.0:
             self._flush_montage()
         elif not self.montage_timer.isActive():
@@ -388,6 +391,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _flush_montage(self) -> None:
         if self._pending_montage is not None:
             self.intermediates.set_montage(self._pending_montage)
+            self.montage_request_id = self._pending_montage_request
             self._montage_shown_at = time.perf_counter()
         self._pending_montage = None
 

@@ -1,0 +1,69 @@
+"""The render worker's drag-time scheduling: the intermediates grid is left out while poses keep coming and is
+rebuilt for the last pose once the drag settles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+pg = pytest.importorskip("pyqtgraph")
+
+from poseeditor.image_io import save_image  # noqa: E402
+from poseeditor.ui import render_worker  # noqa: E402
+from poseeditor.ui.montage import TILE, tile_images  # noqa: E402
+from poseeditor.ui.render_worker import grid_due_while_busy  # noqa: E402
+from tests.test_ui import RENDER_TIMEOUT_MS, mouse_drag, open_window, wait_for_render_of  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    pg.setConfigOptions(mouseRateLimit=-1)  # pyqtgraph would drop our quick synthetic moves
+    monkeypatch.setenv("POSEEDITOR_RECOVERY_DIR", str(tmp_path / "appdata"))
+
+
+@pytest.fixture(scope="session")
+def model_dir(request):
+    return request.getfixturevalue("random_model_dir")
+
+
+@pytest.fixture
+def photo_file(tmp_path, person_photo):
+    path = tmp_path / "person.png"
+    save_image(path, person_photo)
+    return path
+
+
+def test_grid_waits_for_the_interval_since_the_drag_began_and_since_the_last_grid():
+    # a drag that began 0.3 s ago builds no grid, however old the last one is
+    assert not grid_due_while_busy(now=10.3, last_grid_at=0.0, busy_since=10.0, interval=1.0)
+    # one second into the drag it does
+    assert grid_due_while_busy(now=11.0, last_grid_at=0.0, busy_since=10.0, interval=1.0)
+    # and then not again until a second after that grid
+    assert not grid_due_while_busy(now=11.5, last_grid_at=11.0, busy_since=10.0, interval=1.0)
+    assert grid_due_while_busy(now=12.01, last_grid_at=11.0, busy_since=10.0, interval=1.0)
+
+
+def test_grid_is_rebuilt_for_the_last_pose_once_the_drag_settles(qtbot, model_dir, photo_file, standing_pose,
+                                                                 monkeypatch):
+    monkeypatch.setattr(render_worker, "GRID_DRAG_INTERVAL_S", 1e9)  # no grid at all while poses keep coming
+    window = open_window(qtbot, model_dir, photo_file, standing_pose, recovery=False)
+    wait_for_render_of(qtbot, window, standing_pose)
+    qtbot.waitUntil(lambda: window.montage_request_id == window.last_outcome.request_id, timeout=RENDER_TIMEOUT_MS)
+    first_grid = window.intermediates.montage.image.copy()
+
+    view = window.photo_view
+    start = view.joint_view_position(4)
+    mouse_drag(qtbot, view.viewport(), start, start + type(start)(-40, -60), steps=20)
+    dragged = window.document.target_pose
+    assert dragged != standing_pose
+    wait_for_render_of(qtbot, window, dragged)
+    # the grid follows the last render once the poses stop, whatever was skipped during the drag
+    qtbot.waitUntil(lambda: window.montage_request_id == window.last_outcome.request_id, timeout=RENDER_TIMEOUT_MS)
+    montage = window.intermediates.montage
+    assert not np.array_equal(montage.image, first_grid)
+    tile = next(t for t in montage.tiles if t.name == "output")
+    expected = tile_images(window.last_outcome.result)["output"]
+    shown = montage.image[tile.y: tile.y + TILE, tile.x: tile.x + TILE].astype(np.float32) / 255.0
+    np.testing.assert_allclose(shown, expected, atol=1 / 255 + 1e-6)
+    window.close()

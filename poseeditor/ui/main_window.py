@@ -72,6 +72,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recovery_enabled = recovery
         self.recovery_path = recovery_file(self._app_data_dir())
 
+        self._actions_state: tuple[object, ...] | None = None
         self._build_views()
         self._build_status_bar()
         self._build_actions()
@@ -457,10 +458,17 @@ class MainWindow(QtWidgets.QMainWindow):
         doc = self.document
         has = doc.has_photo
         history = doc.history
-        self.act_undo.setEnabled(bool(history and history.can_undo()))
-        self.act_redo.setEnabled(bool(history and history.can_redo()))
-        self.act_undo.setText(f"&Undo {history.undo_label()}" if history and history.can_undo() else "&Undo")
-        self.act_redo.setText(f"&Redo {history.redo_label()}" if history and history.can_redo() else "&Redo")
+        can_undo, can_redo = bool(history and history.can_undo()), bool(history and history.can_redo())
+        undo_text = f"&Undo {history.undo_label()}" if history and can_undo else "&Undo"
+        redo_text = f"&Redo {history.redo_label()}" if history and can_redo else "&Redo"
+        state = (has, can_undo, can_redo, undo_text, redo_text)
+        if state == self._actions_state:
+            return  # history changes at every mouse report of a drag; the menus only when this changes
+        self._actions_state = state
+        self.act_undo.setEnabled(can_undo)
+        self.act_redo.setEnabled(can_redo)
+        self.act_undo.setText(undo_text)
+        self.act_redo.setText(redo_text)
         for act in (self.act_save_session, self.act_save_session_as, self.act_export_result, self.act_export_crop,
                     self.act_export_intermediates, self.act_export_animation, self.act_mirror, self.act_reset,
                     self.act_save_pose, self.act_export_openpose, self.act_open_pose, self.act_pose_from_photo,

@@ -26,6 +26,41 @@ LINE_PICK_PIXELS = 7  # how close to a limb line a drag must start to grab the l
 HIDDEN_COLOUR = (150, 150, 150)
 
 
+class _JointScatter(pg.ScatterPlotItem):
+    """pyqtgraph's scatter with its bounding rectangle cached.
+
+    The scene asks an item for its bounding rectangle many times per mouse report (hover search, index update,
+    paint: ~20 times per drag step), and the scatter's answer, padded by its on-screen symbol size, costs a
+    pixel-size computation in Python each time (~1-2 ms of GUI thread per mouse report in all, measured). The
+    cache holds while the data, the symbol sizes and the item's device transform (the zoom) stay the same.
+    """
+
+    def __init__(self) -> None:
+        self._rect: QtCore.QRectF | None = None
+        self._rect_transform: QtGui.QTransform | None = None
+        super().__init__()
+
+    def prepareGeometryChange(self) -> None:  # noqa: N802 - Qt's name (pyqtgraph calls it on every data change)
+        self._rect = None
+        super().prepareGeometryChange()
+
+    def clear(self) -> None:
+        self._rect = None
+        super().clear()
+
+    def _updateMaxSpotSizes(self, **kwargs: object) -> None:  # noqa: N802 - pyqtgraph's name
+        super()._updateMaxSpotSizes(**kwargs)
+        self._rect = None
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 - Qt's name
+        view = self.getViewWidget()
+        transform = self.deviceTransform(view.viewportTransform()) if view is not None else None
+        if self._rect is None or transform is None or transform != self._rect_transform:
+            self._rect = super().boundingRect()
+            self._rect_transform = transform
+        return QtCore.QRectF(self._rect)
+
+
 def _joint_tip(x: float, y: float, data: object) -> str:
     index = int(data[0]) if data is not None else -1  # type: ignore[index]
     return f"{JOINT_NAMES[index]}  ({x:.0f}, {y:.0f})" if 0 <= index < NUM_JOINTS else ""
@@ -36,6 +71,9 @@ class SkeletonItem(pg.GraphItem):
 
     def __init__(self, document: EditorDocument) -> None:
         super().__init__()
+        self.scatter.setParentItem(None)  # GraphItem's own scatter, swapped for the one with a cached bounding box
+        self.scatter = _JointScatter()
+        self.scatter.setParentItem(self)
         self.document = document
         self._drag: dict[str, object] | None = None
         self._pose: Pose | None = None
@@ -72,8 +110,8 @@ class SkeletonItem(pg.GraphItem):
             return
         for side, item in self._lines.items():
             path = QtGui.QPainterPath()
-            for a, b in BONES:
-                if pose.visible[a] and pose.visible[b] and _side_of_bone(a, b) == side:
+            for a, b in _BONES_BY_SIDE[side]:
+                if pose.visible[a] and pose.visible[b]:
                     path.moveTo(*pose.xy[a])
                     path.lineTo(*pose.xy[b])
             item.setPath(path)
@@ -202,6 +240,11 @@ class SkeletonItem(pg.GraphItem):
 def _side_of_bone(a: int, b: int) -> str:
     colour = bone_colour(a, b)
     return next(side for side, c in SIDE_COLOURS.items() if c == colour)
+
+
+_BONES_BY_SIDE: dict[str, tuple[tuple[int, int], ...]] = {
+    side: tuple((a, b) for a, b in BONES if _side_of_bone(a, b) == side) for side in SIDE_COLOURS
+}
 
 
 def _angle(pivot: np.ndarray, start: np.ndarray, now: np.ndarray) -> float:

@@ -40,12 +40,18 @@ def _architecture(model: nn.Module) -> str:
     raise TypeError(f"cannot save a {type(model).__name__}: not a PoseWarpGenerator or SingleUNet")
 
 
-def save_generator(model: nn.Module, folder: str | os.PathLike[str], training_info: dict[str, Any]) -> Path:
-    """Write `folder/generator.safetensors` and `folder/model.json` (the folder is created if its parent exists)."""
+def save_generator(
+    model: nn.Module,
+    folder: str | os.PathLike[str],
+    training_info: dict[str, Any],
+    inference: dict[str, Any] | None = None,
+) -> Path:
+    """Write `folder/generator.safetensors` and `folder/model.json` (the folder is created if its parent exists);
+    `inference` becomes model.json's recommendation to the engine (`{"background": "inpaint"|"network", ...}`)."""
     folder = Path(folder)
     architecture = _architecture(model)
     config: GeneratorConfig = model.config  # type: ignore[assignment]  # both model classes keep theirs here
-    text = model_json_text(architecture, config.to_dict(), dict(training_info))  # fails before any write
+    text = model_json_text(architecture, config.to_dict(), dict(training_info), inference)  # fails before any write
     if not folder.exists():
         if not folder.parent.is_dir():
             raise ExportError(f"{folder}: the folder {folder.parent} does not exist")

@@ -76,16 +76,21 @@ def generator_config(meta: dict[str, Any], where: str | os.PathLike[str] = MODEL
         raise ModelError(f"{where}: invalid generator config ({exc})") from None
 
 
-def model_json_text(architecture: str, config: dict[str, Any], training: dict[str, Any]) -> str:
+def model_json_text(
+    architecture: str, config: dict[str, Any], training: dict[str, Any], inference: dict[str, Any] | None = None
+) -> str:
+    """`inference`: how the editor should run the model (e.g. {"background": "inpaint", "why": "..."})."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}")
-    meta = {
+    meta: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "architecture": architecture,
         "config": config,
         "training": training,
     }
+    if inference:
+        meta["inference"] = inference
     try:
         return json.dumps(meta, indent=2, sort_keys=False, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:

@@ -70,3 +70,24 @@ def test_export_refuses_existing_folder_and_baselines(trained_run, tmp_path):
         export_checkpoint(trained_run / "run", tmp_path / "taken")
     with pytest.raises(PoseEditorError, match="no such checkpoint|neither a model folder"):
         export_checkpoint(tmp_path / "nothing.safetensors", tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_export_records_the_background_and_evaluates_only_listed_videos(trained_run, tmp_path):
+    """--background goes to model.json (the engine follows it); --only-videos restricts the card's evaluation of
+    a dataset holding those videos; --cv2-background adds its row to the card."""
+    from poseeditor.engine import load_engine
+    from trainer.cli import main
+    data = json.loads((trained_run / "run" / "data.json").read_text())
+    held_out = data["datasets"][0]["held_out_videos"]
+    listed = tmp_path / "only.txt"
+    listed.write_text(held_out[0] + "\n")
+    out = tmp_path / "model"
+    assert main(["export", str(trained_run / "run"), "--out", str(out), "--background", "inpaint",
+                 "--background-why", "measured", "--eval", str(trained_run / "toy"), "--pairs", "4",
+                 "--only-videos", str(listed), "--cv2-background"]) == 0
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["inference"] == {"background": "inpaint", "why": "measured"}
+    assert load_engine(str(out), backend="onnx", threads=1).background_mode == "inpaint"
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "model_cv2_background" in card and "restricted to 1 listed video" in card

@@ -28,6 +28,14 @@ METHOD_ORDER = ("identity", "warp_only", "unet", "paper", "model", "model_cv2_ba
 DEFAULT_SYNTHETIC_PAIRS = 500
 
 
+def read_video_names(path: str | os.PathLike[str]) -> set[str]:
+    """Video names, one per line (`--only-videos`)."""
+    try:
+        return {line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()}
+    except OSError as exc:
+        raise TrainerError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
 # ---------------------------------------------------------------------------------------------- loading models
 @dataclass
 class LoadedModel:

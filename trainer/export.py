@@ -43,7 +43,7 @@ def round_trip_check(folder: Path, generator: nn.Module) -> dict[str, float]:
     rng = np.random.default_rng(7)
     src, tgt = random_pose(rng, size, (0.7, 0.8)), random_pose(rng, size, (0.7, 0.8))
     photo = (rng.random((size, size, 3)) * 255).astype(np.uint8)
-    engine = load_engine(str(folder), backend="onnx", threads=2)
+    engine = load_engine(str(folder), backend="onnx", threads=2, background="network")  # torch runs the network
     # The engine crops around the pose; give it the identity crop so both paths see the same pixels.
     from poseeditor.geometry import Crop
 
@@ -72,6 +72,7 @@ def export_checkpoint(
     evaluations: list[tuple[str, EvalResult, str | None]] | None = None,
     failure_notes: str = "",
     force: bool = False,
+    inference: dict[str, Any] | None = None,
 ) -> Path:
     """Export `checkpoint` (file, run folder or model folder) to `out`. `evaluations`: (title, result, picture
     file or None) for the model card."""
@@ -92,7 +93,7 @@ def export_checkpoint(
         training = dict(loaded.training)
         training["exported_from"] = str(checkpoint)
         training["exported_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        save_generator(generator, staging, training)
+        save_generator(generator, staging, training, inference)
         from models.onnx_export import export_onnx
 
         export_onnx(generator, staging)
@@ -106,7 +107,7 @@ def export_checkpoint(
                 shutil.copyfile(picture, staging / name)
                 pictures.append((title, name))
         card = model_card(loaded, training, evaluations or [], pictures, differences, failure_notes,
-                          time.perf_counter() - t0)
+                          time.perf_counter() - t0, inference)
         atomic_write_text(staging / "MODEL_CARD.md", card)
         if out.exists():
             shutil.rmtree(out)
@@ -130,6 +131,7 @@ def model_card(
     differences: dict[str, float],
     failure_notes: str,
     export_seconds: float,
+    inference: dict[str, Any] | None = None,
 ) -> str:
     cfg = loaded.generator.config
     data = training.get("data", {})
@@ -146,6 +148,9 @@ def model_card(
         f"{_count_parameters(loaded.generator) / 1e6:.2f} M parameters"),
         (f"- ONNX vs torch on one render: max |Δ| part masks {differences.get('part_masks', float('nan')):.2e}, "
         f"output {differences.get('output', float('nan')):.2e}"),
+        (f"- foreground: `{getattr(cfg, 'foreground_mode', 'generate')}`; the editor's background: "
+        f"`{(inference or {}).get('background', 'network')}`"
+        + (f" ({inference['why']})" if inference and inference.get("why") else "")),
         "",
         "## Training",
         (f"- steps: {training.get('steps', 0)}, samples seen: {training.get('samples_seen', 0)}, "

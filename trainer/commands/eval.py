@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from trainer.config import TrainerError
-    from trainer.evaluate import evaluate, format_table, load_model
+    from trainer.evaluate import evaluate, format_table, load_model, read_video_names
 
     if args.pairs is not None and args.pairs <= 0:
         raise TrainerError("--pairs must be positive")
@@ -53,15 +53,7 @@ def run(args: argparse.Namespace) -> int:
         models["unet"] = load_model(args.unet)
     if args.paper:
         models["paper"] = load_model(args.paper)
-    only = None
-    if args.only_videos:
-        from pathlib import Path
-
-        try:
-            only = {line.strip() for line in Path(args.only_videos).read_text(encoding="utf-8").splitlines()
-                    if line.strip()}
-        except OSError as exc:
-            raise TrainerError(f"{args.only_videos}: cannot read ({exc.strerror or exc})") from None
+    only = read_video_names(args.only_videos) if args.only_videos else None
     result = evaluate(args.data, models, pairs=args.pairs, seed=args.seed, size=args.size, batch_size=args.batch,
                       cv2_background=args.cv2_background, sheet_path=args.sheet, progress=not args.quiet,
                       only_videos=only)

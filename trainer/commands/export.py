@@ -26,6 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pairs", type=int, default=None, metavar="N", help="pairs per --eval dataset")
     p.add_argument("--unet", metavar="M", help="single-U-Net baseline for the card's tables")
     p.add_argument("--paper", metavar="M", help="paper-size model for the card's tables")
+    p.add_argument("--only-videos", metavar="FILE",
+                   help="for --eval datasets holding any of these video names (one per line), evaluate only those")
+    p.add_argument("--cv2-background", action="store_true",
+                   help="add the row: the model's foreground and mask over a cv2-inpainted background")
+    p.add_argument("--background", choices=("network", "inpaint"), default=None,
+                   help="record in model.json which background the editor should use (default: the network's)")
+    p.add_argument("--background-why", default="", metavar="TEXT", help="the measurement behind --background")
     p.add_argument("--failures", metavar="TEXT_OR_FILE", default="",
                    help="known failure cases for the card (text, or a file holding it)")
     p.set_defaults(func=run)
@@ -46,10 +53,16 @@ def _may_ship_pictures(data: Path) -> bool:
     return bool(licence) and "research" not in licence and "non-commercial" not in licence
 
 
+def _video_names(data: Path) -> set[str]:
+    from trainer.data import read_dataset
+
+    return {v.name for v in read_dataset(data)}
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from trainer.evaluate import evaluate, load_model
+    from trainer.evaluate import evaluate, load_model, read_video_names
     from trainer.export import export_checkpoint
 
     torch.set_num_threads(2)
@@ -60,15 +73,23 @@ def run(args: argparse.Namespace) -> int:
             models["unet"] = load_model(args.unet)
         if args.paper:
             models["paper"] = load_model(args.paper)
+        listed = read_video_names(args.only_videos) if args.only_videos else set()
         tmp = Path(tempfile.mkdtemp(prefix="posetrain-export-"))
         for data in args.eval_data:
             data_path = Path(data).expanduser()
             picture = tmp / f"{len(evaluations)}.png" if _may_ship_pictures(data_path) else None
-            result = evaluate(data_path, models, pairs=args.pairs, sheet_path=picture, progress=False)
+            only = listed if listed & _video_names(data_path) else None
+            result = evaluate(data_path, models, pairs=args.pairs, sheet_path=picture, progress=False,
+                              cv2_background=args.cv2_background, only_videos=only)
             evaluations.append((f"{data_path.name} ({result.pairs} pairs)", result, str(picture) if picture else None))
     failures = args.failures
     if failures and Path(failures).is_file():
         failures = Path(failures).read_text(encoding="utf-8")
-    out = export_checkpoint(args.checkpoint, args.out, evaluations, failures, force=args.force)
+    inference = None
+    if args.background:
+        inference = {"background": args.background}
+        if args.background_why:
+            inference["why"] = args.background_why
+    out = export_checkpoint(args.checkpoint, args.out, evaluations, failures, force=args.force, inference=inference)
     print(f"posetrain: exported {args.checkpoint} -> {out}")
     return 0

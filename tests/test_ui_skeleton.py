@@ -8,10 +8,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 pg = pytest.importorskip("pyqtgraph")
-from PySide6 import QtCore  # noqa: E402
+from PySide6 import QtCore
 
-from poseeditor.ui.document import EditorDocument  # noqa: E402
-from poseeditor.ui.photo_view import PhotoView  # noqa: E402
+from poseeditor.ui.document import EditorDocument
+from poseeditor.ui.photo_view import PhotoView
 
 
 def assert_box_is_current(scatter) -> None:

@@ -40,7 +40,7 @@ class _JointScatter(pg.ScatterPlotItem):
         self._rect_transform: QtGui.QTransform | None = None
         super().__init__()
 
-    def prepareGeometryChange(self) -> None:  # noqa: N802 - Qt's name (pyqtgraph calls it on every data change)
+    def prepareGeometryChange(self) -> None:  # pyqtgraph calls it on every data change
         self._rect = None
         super().prepareGeometryChange()
 
@@ -48,11 +48,11 @@ class _JointScatter(pg.ScatterPlotItem):
         self._rect = None
         super().clear()
 
-    def _updateMaxSpotSizes(self, **kwargs: object) -> None:  # noqa: N802 - pyqtgraph's name
+    def _updateMaxSpotSizes(self, **kwargs: object) -> None:
         super()._updateMaxSpotSizes(**kwargs)
         self._rect = None
 
-    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 - Qt's name
+    def boundingRect(self) -> QtCore.QRectF:
         view = self.getViewWidget()
         transform = self.deviceTransform(view.viewportTransform()) if view is not None else None
         if self._rect is None or transform is None or transform != self._rect_transform:
@@ -68,6 +68,8 @@ def _joint_tip(x: float, y: float, data: object) -> str:
 
 class SkeletonItem(pg.GraphItem):
     """Shows `document.target_pose` and edits it by mouse."""
+
+    scatter: pg.ScatterPlotItem  # the joints (GraphItem's attribute)
 
     def __init__(self, document: EditorDocument) -> None:
         super().__init__()

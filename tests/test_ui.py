@@ -5,6 +5,7 @@ POSEEDITOR_TEST_MODEL=DIR runs these against a given model folder instead of a f
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -39,7 +40,11 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("POSEEDITOR_RECOVERY_DIR", str(tmp_path / "appdata"))
     errors: list[tuple[str, str]] = []
     monkeypatch.setattr(QtWidgets.QMessageBox, "critical", lambda _p, title, text, *a, **k: errors.append((title, text)))
-    return errors
+    yield errors
+    # Destroy this test's Qt objects now, at a safe point. Left to a later automatic collection they can be freed
+    # from inside a Qt signal connect/disconnect of the next test, whose destructor then waits for the mutex that
+    # call holds: the suite hung so once (py-spy: QObject::disconnect -> gc -> ~QObject -> QBasicMutex::lock).
+    gc.collect()
 
 
 @pytest.fixture

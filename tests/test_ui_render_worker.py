@@ -3,6 +3,8 @@ rebuilt for the last pose once the drag settles."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -20,6 +22,8 @@ from tests.test_ui import RENDER_TIMEOUT_MS, mouse_drag, open_window, wait_for_r
 def _isolated(tmp_path, monkeypatch):
     pg.setConfigOptions(mouseRateLimit=-1)  # pyqtgraph would drop our quick synthetic moves
     monkeypatch.setenv("POSEEDITOR_RECOVERY_DIR", str(tmp_path / "appdata"))
+    yield
+    gc.collect()  # this test's Qt objects go now, not inside a later test's Qt call (see test_ui.py)
 
 
 @pytest.fixture(scope="session")

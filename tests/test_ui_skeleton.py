@@ -3,6 +3,8 @@ hides joints from the mouse: a drag then grabs nothing)."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,12 @@ from PySide6 import QtCore
 
 from poseeditor.ui.document import EditorDocument
 from poseeditor.ui.photo_view import PhotoView
+
+
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage():
+    yield
+    gc.collect()  # this test's Qt objects go now, not inside a later test's Qt call (see test_ui.py)
 
 
 def assert_box_is_current(scatter) -> None:

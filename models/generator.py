@@ -20,7 +20,8 @@ from models.config import GeneratorConfig, UNetConfig
 from models.unet import UNet
 
 LOG_PRIOR_FLOOR = 1e-10  # as the paper's code: log(prior + 1e-10); keeps a zero prior finite
-SELECT_GENERATED_BIAS = 3.0  # "select" mode at init: softmax weight e^3/(e^3+10) ≈ 0.67 on the generated RGB
+SELECT_COMPOSITE_BIAS = 4.0  # "select" mode at init: softmax weight e^4/(e^4+11) ≈ 0.83 on the layers' composite
+COVERAGE_FLOOR = 1e-3  # un-premultiplying divides by the warped mask; below this a layer is absent (colour 0)
 
 
 def output_head(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Conv2d:
@@ -45,9 +46,9 @@ class PoseWarpGenerator(nn.Module):
         self.background_net = unet(4, config.background)
         self.background_head = output_head(self.background_net.out_channels, 3, config.background.head_kernel)
         self.foreground_net = unet(3 * limbs, config.foreground)
-        # RGB + mask (+ in "select" mode one logit per warped layer and one for the generated RGB)
+        # RGB + mask (+ in "select" mode one logit per candidate: the 10 warped layers, their composite, the RGB)
         self.select = config.foreground_mode == "select"
-        head_channels = 4 + (limbs + 1 if self.select else 0)
+        head_channels = 4 + (limbs + 2 if self.select else 0)
         self.foreground_head = output_head(
             self.foreground_net.out_channels, head_channels, config.foreground.head_kernel
         )
@@ -55,13 +56,12 @@ class PoseWarpGenerator(nn.Module):
             self.reset_selection()
 
     def reset_selection(self) -> None:
-        """Start the selection logits at "mostly the generated RGB": zero weights, the generated RGB's bias
-        SELECT_GENERATED_BIAS above the layers'. A model warm-started from a "generate" model then begins close to
-        it and learns where a warped layer's own pixels are better."""
+        """Start the selection at "mostly the composite of the warped layers" (what the no-learning warp shows):
+        zero weights, the composite's bias SELECT_COMPOSITE_BIAS above the others'."""
         with torch.no_grad():
             self.foreground_head.weight[4:].zero_()
             self.foreground_head.bias[4:].zero_()
-            self.foreground_head.bias[-1] = SELECT_GENERATED_BIAS
+            self.foreground_head.bias[-2] = SELECT_COMPOSITE_BIAS
 
     # -- the four modules ------------------------------------------------------------------------------------
     def segment(
@@ -86,35 +86,60 @@ class PoseWarpGenerator(nn.Module):
     def warp(image: torch.Tensor, part_masks: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
         """(N, 30, S, S): limb l's layer image·part_masks[l+1], resampled by transforms[:, l] (bilinear, zeros
         outside), the same as cv2.warpAffine(layer, M, (S, S), INTER_LINEAR | WARP_INVERSE_MAP, BORDER_CONSTANT)."""
+        return PoseWarpGenerator.warp_with_masks(image, part_masks, transforms)[0]
+
+    @staticmethod
+    def warp_with_masks(
+        image: torch.Tensor, part_masks: torch.Tensor, transforms: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(warped layers (N, 30, S, S), warped masks (N, 10, S, S)): each limb's premultiplied layer and its mask,
+        moved together (the engine's `warp_layers` does the same with cv2)."""
         n, _, height, width = image.shape
         limbs = part_masks.shape[1] - 1
         if transforms.shape != (n, limbs, 2, 3):
             raise ValueError(f"transforms must be (N, {limbs}, 2, 3), got {tuple(transforms.shape)}")
-        layers = image[:, None] * part_masks[:, 1:, None]  # (N, L, 3, S, S)
-        layers = layers.reshape(n * limbs, 3, height, width)
+        masks = part_masks[:, 1:, None]  # (N, L, 1, S, S)
+        planes = torch.cat([image[:, None] * masks, masks], dim=2).reshape(n * limbs, 4, height, width)
         grid = _sampling_grid(transforms.reshape(n * limbs, 2, 3).to(image.dtype), height, width)
-        warped = F.grid_sample(layers, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-        return warped.reshape(n, limbs * 3, height, width)
+        warped = F.grid_sample(planes, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        warped = warped.reshape(n, limbs, 4, height, width)
+        return warped[:, :, :3].reshape(n, limbs * 3, height, width), warped[:, :, 3]
 
     def synthesize(
-        self, warped_layers: torch.Tensor, target_heatmaps: torch.Tensor, background: torch.Tensor
+        self,
+        warped_layers: torch.Tensor,
+        target_heatmaps: torch.Tensor,
+        background: torch.Tensor,
+        warped_masks: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(foreground (N,3,S,S) in [−1,1], mask (N,1,S,S) in [0,1], output = mask·fg + (1 − mask)·bg).
 
-        "select" mode: foreground = Σ_l w_l · warped_l + w_g · tanh(rgb), w = softmax of the head's 11 selection
-        logits per pixel; a limb's own (sharp) warped pixels pass straight through where the network picks them,
-        and the generated RGB fills what no layer shows (disocclusions, shading, seams)."""
+        "select" mode (needs `warped_masks`, (N,10,S,S)): foreground = softmax-weighted per pixel among each warped
+        layer's own colour (un-premultiplied by its warped mask), the layers' composite (Σ layers / Σ masks, what
+        the no-learning warp shows) and the generated RGB. The source's sharp pixels pass straight through where
+        the network picks them; the RGB fills what no layer shows (disocclusions, seams)."""
+        if not self.select:
+            h = self.foreground_head(self.foreground_net(warped_layers, target_heatmaps))
+            foreground = torch.tanh(h[:, :3])
+            mask = torch.sigmoid(h[:, 3:4])
+            return foreground, mask, mask * foreground + (1.0 - mask) * background
+        if warped_masks is None:
+            raise ValueError("a 'select' foreground needs the warped masks")
+        n, _, height, width = warped_layers.shape
+        limbs = self.config.num_limbs
         h = self.foreground_head(self.foreground_net(warped_layers, target_heatmaps))
-        foreground = torch.tanh(h[:, :3])
+        generated = torch.tanh(h[:, :3])
         mask = torch.sigmoid(h[:, 3:4])
-        if self.select:
-            n, _, height, width = warped_layers.shape
-            limbs = self.config.num_limbs
-            weights = torch.softmax(h[:, 4:], dim=1)  # (N, L+1, S, S)
-            layers = warped_layers.reshape(n, limbs, 3, height, width)
-            foreground = (weights[:, :limbs, None] * layers).sum(dim=1) + weights[:, limbs:] * foreground
-        output = mask * foreground + (1.0 - mask) * background
-        return foreground, mask, output
+        layers = warped_layers.reshape(n, limbs, 3, height, width)
+        own = (layers / warped_masks.clamp_min(COVERAGE_FLOOR)[:, :, None]).clamp(-1.0, 1.0)
+        composite = (layers.sum(dim=1) / warped_masks.sum(dim=1, keepdim=True).clamp_min(COVERAGE_FLOOR)).clamp(-1, 1)
+        weights = torch.softmax(h[:, 4:], dim=1)  # (N, L+2, S, S)
+        foreground = (
+            (weights[:, :limbs, None] * own).sum(dim=1)
+            + weights[:, limbs : limbs + 1] * composite
+            + weights[:, limbs + 1 :] * generated
+        )
+        return foreground, mask, mask * foreground + (1.0 - mask) * background
 
     # -- the whole generator ------------------------------------------------------------------------------------
     def forward(
@@ -128,13 +153,14 @@ class PoseWarpGenerator(nn.Module):
         self.check_inputs(image, source_heatmaps, target_heatmaps, prior)
         part_logits, part_masks = self.segment(image, source_heatmaps, prior)
         background = self.inpaint_background(image, part_masks, source_heatmaps)
-        warped_layers = self.warp(image, part_masks, transforms)
-        foreground, mask, output = self.synthesize(warped_layers, target_heatmaps, background)
+        warped_layers, warped_masks = self.warp_with_masks(image, part_masks, transforms)
+        foreground, mask, output = self.synthesize(warped_layers, target_heatmaps, background, warped_masks)
         return {
             "part_logits": part_logits,
             "part_masks": part_masks,
             "background": background,
             "warped_layers": warped_layers,
+            "warped_masks": warped_masks,
             "foreground": foreground,
             "mask": mask,
             "output": output,
@@ -204,7 +230,33 @@ class TargetStage(nn.Module):
         return self.generator.synthesize(warped_layers, target_heatmaps, background)
 
 
+class SelectTargetStage(nn.Module):
+    """ONNX stage *target* of a "select" generator: the warped masks are an input too."""
+
+    def __init__(self, generator: PoseWarpGenerator) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(
+        self,
+        warped_layers: torch.Tensor,
+        warped_masks: torch.Tensor,
+        target_heatmaps: torch.Tensor,
+        background: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.generator.synthesize(warped_layers, target_heatmaps, background, warped_masks)
+
+
+def target_stage(generator: PoseWarpGenerator) -> nn.Module:
+    return SelectTargetStage(generator) if generator.select else TargetStage(generator)
+
+
+def target_inputs(generator: PoseWarpGenerator) -> tuple[str, ...]:
+    return SELECT_TARGET_INPUTS if generator.select else TARGET_INPUTS
+
+
 SOURCE_INPUTS = ("image", "source_heatmaps", "prior")
 SOURCE_OUTPUTS = ("part_masks", "background")
 TARGET_INPUTS = ("warped_layers", "target_heatmaps", "background")
+SELECT_TARGET_INPUTS = ("warped_layers", "warped_masks", "target_heatmaps", "background")
 TARGET_OUTPUTS = ("foreground", "mask", "output")

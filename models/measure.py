@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from models.config import GeneratorConfig, get_config
-from models.generator import PoseWarpGenerator, SourceStage, TargetStage
+from models.generator import PoseWarpGenerator, SourceStage, target_stage
 from models.onnx_export import export_onnx, stage_example_inputs
 
 
@@ -99,7 +99,7 @@ def measure_config(config: GeneratorConfig, threads: list[int], repeats: int, sp
     torch.manual_seed(0)
     generator = PoseWarpGenerator(config).eval()
     rows = []
-    stages = {"source": SourceStage(generator), "target": TargetStage(generator)}
+    stages = {"source": SourceStage(generator), "target": target_stage(generator)}
     with tempfile.TemporaryDirectory() as folder:
         paths = export_onnx(generator, folder)
         for stage, module in stages.items():

@@ -21,11 +21,11 @@ from torch import nn
 from models.generator import (
     SOURCE_INPUTS,
     SOURCE_OUTPUTS,
-    TARGET_INPUTS,
     TARGET_OUTPUTS,
     PoseWarpGenerator,
     SourceStage,
-    TargetStage,
+    target_inputs,
+    target_stage,
 )
 from poseeditor.errors import ExportError
 from poseeditor.image_io import default_mode
@@ -46,11 +46,12 @@ def stage_example_inputs(generator: PoseWarpGenerator, stage: str) -> tuple[torc
             prior / prior.sum(dim=1, keepdim=True),
         )
     if stage == "target":
-        return (
-            torch.rand(1, 3 * limbs, s, s, generator=g) * 2 - 1,
-            torch.rand(1, j, s, s, generator=g),
-            torch.rand(1, 3, s, s, generator=g) * 2 - 1,
-        )
+        masks = torch.rand(1, limbs, s, s, generator=g)
+        layers = (torch.rand(1, limbs, 3, s, s, generator=g) * 2 - 1) * masks[:, :, None]
+        inputs = [layers.reshape(1, 3 * limbs, s, s)]
+        if generator.select:
+            inputs.append(masks)
+        return (*inputs, torch.rand(1, j, s, s, generator=g), torch.rand(1, 3, s, s, generator=g) * 2 - 1)
     raise ValueError(f"unknown stage {stage!r} (source or target)")
 
 
@@ -137,9 +138,9 @@ def export_onnx(generator: PoseWarpGenerator, folder: str | os.PathLike[str], dy
                 dynamic_batch,
             ),
             "target": export_stage(
-                TargetStage(generator),
+                target_stage(generator),
                 stage_example_inputs(generator, "target"),
-                TARGET_INPUTS,
+                target_inputs(generator),
                 TARGET_OUTPUTS,
                 folder / "target.onnx",
                 dynamic_batch,

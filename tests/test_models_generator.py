@@ -45,7 +45,7 @@ def generator() -> PoseWarpGenerator:
 def test_forward_shapes_and_ranges(generator: PoseWarpGenerator) -> None:
     with torch.no_grad():
         out = generator(**random_inputs())
-    shapes = {"part_logits": 11, "part_masks": 11, "background": 3, "warped_layers": 30, "foreground": 3,
+    shapes = {"part_logits": 11, "part_masks": 11, "background": 3, "warped_layers": 30, "warped_masks": 10, "foreground": 3,
               "mask": 1, "output": 3}  # fmt: skip
     assert set(out) == set(shapes)
     for name, channels in shapes.items():
@@ -205,44 +205,67 @@ def test_named_configs_build_and_run(name: str) -> None:
     assert torch.allclose(out["part_masks"].sum(1), torch.ones(1, S, S), atol=1e-5)
 
 
-def test_select_foreground_passes_a_chosen_warped_layer_through_exactly() -> None:
-    """'select' mode: where the selection logits favour one warped layer, the foreground is that layer's pixels
-    (sharp, not re-synthesised); where they favour the generated RGB it is tanh(rgb)."""
+def test_select_foreground_passes_a_chosen_layer_or_the_composite_through_exactly() -> None:
+    """'select' mode: where the selection logits favour one warped layer, the foreground is that layer's own
+    colour (un-premultiplied: sharp, full intensity even where its mask is partial); the composite is
+    Σ layers / Σ masks; the generated RGB is tanh(rgb)."""
     from dataclasses import replace
 
     torch.manual_seed(0)
     gen = PoseWarpGenerator(replace(get_config("tiny"), foreground_mode="select")).eval()
-    assert gen.foreground_head.out_channels == 4 + 11
-    layers = torch.rand(1, 30, 64, 64) * 2 - 1
-    heat = torch.rand(1, 14, 64, 64)
-    bg = torch.zeros(1, 3, 64, 64)
-    with torch.no_grad():
-        gen.foreground_head.weight.zero_()
-        gen.foreground_head.bias.zero_()
-        gen.foreground_head.bias[4 + 6] = 50.0  # pick limb 6 everywhere
-        fg, mask, out = gen.synthesize(layers, heat, bg)
-    assert torch.allclose(fg, layers[:, 18:21], atol=1e-5)
-    with torch.no_grad():
-        gen.foreground_head.bias[4 + 6] = 0.0
-        gen.foreground_head.bias[2] = 1.0  # blue channel of the generated RGB
-        gen.foreground_head.bias[-1] = 50.0  # pick the generated RGB
-        fg, _, _ = gen.synthesize(layers, heat, bg)
+    assert gen.foreground_head.out_channels == 4 + 12
+    colour = torch.rand(1, 10, 3, 64, 64) * 2 - 1
+    masks = torch.rand(1, 10, 64, 64) * 0.5 + 0.25
+    layers = (colour * masks[:, :, None]).reshape(1, 30, 64, 64)
+    heat, bg = torch.rand(1, 14, 64, 64), torch.zeros(1, 3, 64, 64)
+
+    def pick(channel: int, extra: dict[int, float] | None = None) -> torch.Tensor:
+        with torch.no_grad():
+            gen.foreground_head.weight.zero_()
+            gen.foreground_head.bias.zero_()
+            gen.foreground_head.bias[channel] = 50.0
+            for c, v in (extra or {}).items():
+                gen.foreground_head.bias[c] = v
+            return gen.synthesize(layers, heat, bg, masks)[0]
+
+    assert torch.allclose(pick(4 + 6), colour[:, 6], atol=1e-4)  # limb 6's own colour
+    composite = (colour * masks[:, :, None]).sum(1) / masks.sum(1, keepdim=True)
+    assert torch.allclose(pick(4 + 10), composite.clamp(-1, 1), atol=1e-4)
+    fg = pick(4 + 11, {2: 1.0})  # the generated RGB: blue channel's bias 1
     assert torch.allclose(fg[:, 2], torch.full_like(fg[:, 2], float(np.tanh(1.0))), atol=1e-5)
-    assert torch.allclose(fg[:, 0], torch.zeros_like(fg[:, 0]), atol=1e-5)
+    with pytest.raises(ValueError, match="warped masks"):
+        gen.synthesize(layers, heat, bg)
 
 
-def test_select_mode_starts_mostly_generated_and_trains_every_module() -> None:
+def test_select_mode_starts_at_the_composite_and_trains_every_module() -> None:
     from dataclasses import replace
 
     torch.manual_seed(0)
     gen = PoseWarpGenerator(replace(get_config("tiny"), foreground_mode="select"))
-    logits = gen.foreground_head.bias[4:].detach()
-    weights = torch.softmax(logits, 0)
-    assert 0.6 < float(weights[-1]) < 0.7 and torch.allclose(weights[:-1], weights[0].expand(10))
+    weights = torch.softmax(gen.foreground_head.bias[4:].detach(), 0)
+    assert 0.8 < float(weights[-2]) < 0.85 and torch.allclose(weights[:-2], weights[-1].expand(10))
     x = torch.rand(2, 3, 64, 64) * 2 - 1
     hs, ht = torch.rand(2, 14, 64, 64), torch.rand(2, 14, 64, 64)
     prior = torch.softmax(torch.rand(2, 11, 64, 64), 1)
     transforms = torch.tensor([[1.0, 0, 2], [0, 1, -1]]).expand(2, 10, 2, 3).contiguous()
-    gen(x, hs, ht, prior, transforms)["output"].abs().mean().backward()
+    out = gen(x, hs, ht, prior, transforms)
+    assert out["warped_masks"].shape == (2, 10, 64, 64)
+    out["output"].abs().mean().backward()
     assert gen.foreground_head.weight.grad[4:].abs().sum() > 0
     assert gen.segmentation_head.weight.grad.abs().sum() > 0
+
+
+def test_warped_masks_match_the_engine_warp() -> None:
+    """The training warp (grid_sample) and the editor's (cv2, planar) move layers and masks alike."""
+    from poseeditor.engine.warp import premultiplied_layers, warp_layers
+
+    torch.manual_seed(1)
+    image = torch.rand(1, 3, 48, 48) * 2 - 1
+    masks = torch.softmax(torch.rand(1, 11, 48, 48) * 4, 1)
+    theta = np.array([[0.9, -0.1, 3.0], [0.12, 1.05, -2.0]], dtype=np.float32)
+    transforms = torch.from_numpy(np.tile(theta, (1, 10, 1, 1)))
+    layers_t, masks_t = PoseWarpGenerator.warp_with_masks(image, masks, transforms)
+    layers_c, masks_c = warp_layers(premultiplied_layers(image[0].numpy(), masks[0].numpy()), transforms[0].numpy())
+    inner = (slice(None), slice(4, -4), slice(4, -4))
+    assert np.abs(masks_t[0].numpy()[inner] - masks_c[inner]).max() < 1e-3
+    assert np.abs(layers_t[0].numpy().reshape(10, 3, 48, 48)[:, :, 4:-4, 4:-4] - layers_c[:, :, 4:-4, 4:-4]).max() < 1e-3

@@ -15,11 +15,11 @@ from models.config import get_config
 from models.generator import (
     SOURCE_INPUTS,
     SOURCE_OUTPUTS,
-    TARGET_INPUTS,
     TARGET_OUTPUTS,
     PoseWarpGenerator,
     SourceStage,
-    TargetStage,
+    target_inputs,
+    target_stage,
 )
 from models.onnx_export import export_onnx, stage_example_inputs
 from poseeditor.errors import ExportError
@@ -45,17 +45,16 @@ def test_files_are_self_contained(exported: tuple[PoseWarpGenerator, Path]) -> N
     assert sorted(p.name for p in folder.iterdir()) == ["source.onnx", "target.onnx"]  # no .onnx.data, no temp
 
 
-@pytest.mark.parametrize(
-    "stage, inputs, outputs",
-    [("source", SOURCE_INPUTS, SOURCE_OUTPUTS), ("target", TARGET_INPUTS, TARGET_OUTPUTS)],
-)
-def test_names_and_shapes(exported: tuple[PoseWarpGenerator, Path], stage: str, inputs: tuple, outputs: tuple) -> None:
-    _, folder = exported
+@pytest.mark.parametrize("stage", ["source", "target"])
+def test_names_and_shapes(exported: tuple[PoseWarpGenerator, Path], stage: str) -> None:
+    generator, folder = exported
+    inputs, outputs = {"source": (SOURCE_INPUTS, SOURCE_OUTPUTS),
+                       "target": (target_inputs(generator), TARGET_OUTPUTS)}[stage]
     session = onnxruntime.InferenceSession(str(folder / f"{stage}.onnx"), providers=["CPUExecutionProvider"])
     assert tuple(i.name for i in session.get_inputs()) == inputs
     assert tuple(o.name for o in session.get_outputs()) == outputs
-    channels = {"image": 3, "source_heatmaps": 14, "prior": 11, "warped_layers": 30, "target_heatmaps": 14,
-                "background": 3}  # fmt: skip
+    channels = {"image": 3, "source_heatmaps": 14, "prior": 11, "warped_layers": 30, "warped_masks": 10,
+                "target_heatmaps": 14, "background": 3}  # fmt: skip
     for i in session.get_inputs():
         assert i.shape[1:] == [channels[i.name], 64, 64], i.name
 
@@ -63,7 +62,7 @@ def test_names_and_shapes(exported: tuple[PoseWarpGenerator, Path], stage: str, 
 @pytest.mark.parametrize("batch", [1, 3])
 def test_onnxruntime_agrees_with_torch(exported: tuple[PoseWarpGenerator, Path], batch: int) -> None:
     generator, folder = exported
-    for stage, module in (("source", SourceStage(generator)), ("target", TargetStage(generator))):
+    for stage, module in (("source", SourceStage(generator)), ("target", target_stage(generator))):
         example = stage_example_inputs(generator, stage)
         g = torch.Generator().manual_seed(batch)
         inputs = tuple(t.repeat(batch, 1, 1, 1) * (0.5 + torch.rand(batch, 1, 1, 1, generator=g)) for t in example)

@@ -252,9 +252,22 @@ def test_init_from_warm_starts_a_select_run_from_a_generate_checkpoint(toy_root,
     old, new = first.generator.state_dict(), fresh.state_dict()
     assert torch.equal(new["segmentation_head.weight"], old["segmentation_head.weight"])
     assert torch.equal(new["foreground_head.weight"][:4], old["foreground_head.weight"])
-    assert float(new["foreground_head.bias"][-1]) == 3.0 and not new["foreground_head.weight"][4:].any()
+    assert float(new["foreground_head.bias"][-2]) == 4.0 and not new["foreground_head.weight"][4:].any()
+    # with the selection forced to the generated RGB, the warm-started model computes what the copied one did
+    first.generator.eval()
+    fresh.eval()
+    with torch.no_grad():
+        fresh.foreground_head.bias[-1] = 100.0
+        g = torch.Generator().manual_seed(0)
+        x = torch.rand(1, 3, 32, 32, generator=g) * 2 - 1
+        hs, ht = torch.rand(1, 14, 32, 32, generator=g), torch.rand(1, 14, 32, 32, generator=g)
+        prior = torch.softmax(torch.rand(1, 11, 32, 32, generator=g), 1)
+        tr = torch.tensor([[1.0, 0, 1], [0, 1, 0]]).expand(1, 10, 2, 3).contiguous()
+        a, b = first.generator(x, hs, ht, prior, tr), fresh(x, hs, ht, prior, tr)
+    for key in ("part_masks", "background", "foreground", "mask"):
+        assert torch.allclose(a[key], b[key], atol=1e-5), key
     result = train(cfg)
-    assert result.step == 2 and result.generator.foreground_head.out_channels == 15
+    assert result.step == 2 and result.generator.foreground_head.out_channels == 16
     # a 'select' run cannot be the source of a 'generate' run (the head would shrink)
     bad = config_from_dict(tiny_config(toy_root, tmp_path / "c", model={"init_from": str(tmp_path / "b")}))
     with pytest.raises(TrainerError, match="foreground_head"):

@@ -63,30 +63,47 @@ def build_generator(config: TrainConfig) -> nn.Module:
 
 
 def init_generator_from(generator: nn.Module, path: Path) -> None:
-    """Copy another trained generator's weights into `generator` (a new run's warm start, `model.init_from`).
+    """Copy another trained generator's weights into `generator` (a new run's warm start, `model.init_from`):
+    a checkpoint file, a run folder (its newest checkpoint) or an exported model folder.
 
-    Every parameter must exist in both with the same number of dimensions; where a dimension grew (the "select"
-    foreground head has more output channels) the overlapping part is copied and the rest keeps its
-    initialisation. The image size may differ (the networks are fully convolutional)."""
-    from trainer.evaluate import load_model
-
-    if not path.exists():
-        raise TrainerError(f"model.init_from: {path} does not exist")
-    source = load_model(path).generator.state_dict()
+    Every parameter must exist in both with the same number of dimensions. Where a dimension grew, the overlapping
+    part is copied and the rest keeps its initialisation; a grown "select" head restarts its selection
+    (`reset_selection`). The image size may differ (the networks are fully convolutional)."""
+    source = _generator_state(path)
     target = generator.state_dict()
     if set(source) != set(target):
         missing, extra = sorted(set(target) - set(source)), sorted(set(source) - set(target))
         raise TrainerError(
             f"model.init_from: {path} is another architecture (missing {missing[:3]}, unexpected {extra[:3]})"
         )
+    head_grew = False
     with torch.no_grad():
         for name, value in source.items():
             dest = target[name]
             if value.dim() != dest.dim() or any(a > b for a, b in zip(value.shape, dest.shape, strict=True)):
-                raise TrainerError(
-                    f"model.init_from: {name} is {tuple(value.shape)} there, {tuple(dest.shape)} here"
-                )
-            dest[tuple(slice(0, k) for k in value.shape)] = value
+                raise TrainerError(f"model.init_from: {name} is {tuple(value.shape)} there, {tuple(dest.shape)} here")
+            dest[tuple(slice(0, k) for k in value.shape)] = value.to(dest.dtype)
+            head_grew |= name.startswith("foreground_head") and value.shape[0] < dest.shape[0]
+    if head_grew and getattr(generator, "select", False):
+        generator.reset_selection()  # type: ignore[operator]
+
+
+def _generator_state(path: Path) -> dict[str, torch.Tensor]:
+    """The generator weights stored at `path`, without building a model (their config may be older code's)."""
+    from safetensors.torch import load_file
+
+    from trainer.checkpoint import latest_checkpoint, load_checkpoint
+
+    if not path.exists():
+        raise TrainerError(f"model.init_from: {path} does not exist")
+    if path.is_dir() and (path / "generator.safetensors").is_file():
+        return load_file(str(path / "generator.safetensors"))
+    if path.is_dir():
+        found = latest_checkpoint(path)
+        if found is None:
+            raise TrainerError(f"model.init_from: {path} is neither a model folder nor a run with checkpoints")
+        path = found
+    return dict(load_checkpoint(path).generator)
 
 
 def build_discriminator(config: TrainConfig) -> nn.Module:

@@ -17,6 +17,8 @@ from poseeditor.errors import ModelError
 SOURCE_INPUTS = ("image", "source_heatmaps", "prior")
 SOURCE_OUTPUTS = ("part_masks", "background")
 TARGET_INPUTS = ("warped_layers", "target_heatmaps", "background")
+# a "select" model's target stage (models.generator.SelectTargetStage) also takes the warped masks
+SELECT_TARGET_INPUTS = ("warped_layers", "warped_masks", "target_heatmaps", "background")
 TARGET_OUTPUTS = ("foreground", "mask", "output")
 
 
@@ -38,9 +40,10 @@ class Backend(Protocol):
         ...
 
     def run_target(
-        self, warped_layers: np.ndarray, target_heatmaps: np.ndarray, background: np.ndarray
+        self, warped_layers: np.ndarray, target_heatmaps: np.ndarray, background: np.ndarray, warped_masks: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """-> foreground (1,3,S,S), mask (1,1,S,S), output (1,3,S,S)."""
+        """-> foreground (1,3,S,S), mask (1,1,S,S), output (1,3,S,S). `warped_masks` (1,10,S,S) is used by
+        models whose target stage takes it ("select" foreground)."""
         ...
 
 
@@ -76,7 +79,8 @@ class OnnxBackend:
                 raise ModelError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
             got_in = tuple(i.name for i in session.get_inputs())
             got_out = tuple(o.name for o in session.get_outputs())
-            if set(got_in) != set(inputs) or set(got_out) != set(outputs):
+            accepted = [set(inputs)] + ([set(SELECT_TARGET_INPUTS)] if stage == "target" else [])
+            if set(got_in) not in accepted or set(got_out) != set(outputs):
                 raise ModelError(
                     f"{path}: this is not a poseeditor {stage} stage (inputs {got_in}, outputs {got_out}; "
                     f"expected {inputs} -> {outputs})"
@@ -86,6 +90,7 @@ class OnnxBackend:
                 if isinstance(i.shape[-1], int) and i.shape[-1] != size:
                     raise ModelError(f"{path}: input {i.name} is {i.shape[-1]}² but model.json says {size}²")
             self.sessions[stage] = session
+        self.target_takes_masks = any(i.name == "warped_masks" for i in self.sessions["target"].get_inputs())
         self.device = "cuda" if providers[0].startswith("CUDA") else "cpu"
         self.name = f"onnxruntime-{self.device}"
         self.threads = threads
@@ -96,9 +101,11 @@ class OnnxBackend:
         return part_masks, background
 
     def run_target(
-        self, warped_layers: np.ndarray, target_heatmaps: np.ndarray, background: np.ndarray
+        self, warped_layers: np.ndarray, target_heatmaps: np.ndarray, background: np.ndarray, warped_masks: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         feeds = {"warped_layers": warped_layers, "target_heatmaps": target_heatmaps, "background": background}
+        if self.target_takes_masks:
+            feeds["warped_masks"] = warped_masks
         fg, mask, out = self.sessions["target"].run(list(TARGET_OUTPUTS), feeds)
         return fg, mask, out
 
@@ -110,7 +117,7 @@ class TorchBackend:
         except ImportError:
             raise ModelError("the torch backend needs torch (pip install torch==2.13.0)") from None
         from models.artifact import load_generator
-        from models.generator import SourceStage, TargetStage
+        from models.generator import SourceStage, target_stage
 
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -121,7 +128,8 @@ class TorchBackend:
         self.torch = torch
         generator = load_generator(files.folder).to(device).eval()
         self.source = SourceStage(generator).eval()
-        self.target = TargetStage(generator).eval()
+        self.target = target_stage(generator).eval()
+        self.target_takes_masks = bool(generator.select)
         self.device = device
         self.name = f"torch-{device}"
 
@@ -137,9 +145,12 @@ class TorchBackend:
         return part_masks, background
 
     def run_target(
-        self, warped_layers: np.ndarray, target_heatmaps: np.ndarray, background: np.ndarray
+        self, warped_layers: np.ndarray, target_heatmaps: np.ndarray, background: np.ndarray, warped_masks: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        fg, mask, out = self._run(self.target, warped_layers, target_heatmaps, background)
+        if self.target_takes_masks:
+            fg, mask, out = self._run(self.target, warped_layers, warped_masks, target_heatmaps, background)
+        else:
+            fg, mask, out = self._run(self.target, warped_layers, target_heatmaps, background)
         return fg, mask, out
 
 

@@ -204,7 +204,9 @@ class Engine:
         target_heatmaps = joint_heatmaps(target_xy, target_pose.visible, self.size)
         timings["heatmaps_ms"] = _ms(t0)
         t0 = time.perf_counter()
-        fg, mask, output = self.backend.run_target(warped, target_heatmaps[None], state.background[None])
+        fg, mask, output = self.backend.run_target(
+            warped, target_heatmaps[None], state.background[None], warped_masks[None]
+        )
         timings["target_network_ms"] = _ms(t0)
         timings["target_ms"] = _ms(t_all)
         return RenderResult(

@@ -91,3 +91,8 @@ def test_export_records_the_background_and_evaluates_only_listed_videos(trained_
     assert load_engine(str(out), backend="onnx", threads=1).background_mode == "inpaint"
     card = (out / "MODEL_CARD.md").read_text()
     assert "model_cv2_background" in card and "restricted to 1 listed video" in card
+    # the card's picture is a small JPEG (the model folder ships in the wheel), linked from the card
+    import cv2
+
+    assert "eval_0.jpg" in card and not list(out.glob("*.png"))
+    assert cv2.imread(str(out / "eval_0.jpg")) is not None

@@ -103,8 +103,8 @@ def export_checkpoint(
         pictures = []
         for title, _, picture in evaluations or []:
             if picture and Path(picture).is_file():
-                name = f"eval_{len(pictures)}.png"
-                shutil.copyfile(picture, staging / name)
+                name = f"eval_{len(pictures)}.jpg"
+                _write_card_picture(Path(picture), staging / name)
                 pictures.append((title, name))
         card = model_card(loaded, training, evaluations or [], pictures, differences, failure_notes,
                           time.perf_counter() - t0, inference)
@@ -117,6 +117,24 @@ def export_checkpoint(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+CARD_PICTURE_WIDTH = 1344  # the model folder ships in the wheel: a JPEG this wide, not a multi-MB PNG
+
+
+def _write_card_picture(source: Path, dest: Path) -> None:
+    import cv2
+
+    image = cv2.imread(str(source), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ExportError(f"{source}: the evaluation picture is not readable")
+    if image.shape[1] > CARD_PICTURE_WIDTH:
+        height = round(image.shape[0] * CARD_PICTURE_WIDTH / image.shape[1])
+        image = cv2.resize(image, (CARD_PICTURE_WIDTH, height), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise ExportError(f"{dest}: could not encode the evaluation picture")
+    dest.write_bytes(data.tobytes())
 
 
 def _count_parameters(model: nn.Module) -> int:
@@ -156,6 +174,8 @@ def model_card(
         (f"- steps: {training.get('steps', 0)}, samples seen: {training.get('samples_seen', 0)}, "
         f"wall time: {training.get('wall_time_seconds', 0.0) / 3600:.2f} h"),
         f"- hardware: {training.get('hardware', 'unknown')}",
+        *([f"- warm-started from `{config['model']['init_from']}` (`model.init_from`); the steps and wall time above "
+           "are this run's own"] if config.get("model", {}).get("init_from") else []),
         (f"- batch {config.get('train', {}).get('batch_size', '?')}, lr {config.get('train', {}).get('lr', '?')}, "
         f"adversarial phase from step {config.get('train', {}).get('adversarial_start', '?')}"),
         f"- losses: {', '.join(f'{k} {v}' for k, v in config.get('loss', {}).items() if isinstance(v, float) and v > 0)}",
@@ -180,7 +200,8 @@ def model_card(
     lines.append(failure_notes.strip() or "Not yet reviewed: look at the sample sheets of the run and fill this in.")
     for title, name in pictures:
         lines += ["", f"![{title}]({name})", "",
-                  "(columns: source, target, identity, warp_only, [unet], [paper], model)"]
+                  "(columns: source, target, identity, warp_only, [unet], [paper], model, "
+                  "[model over the cv2-inpainted background])"]
     lines += ["", (f"_Exported {training.get('exported_at', '')} on {platform.node() or 'unknown host'} "
               f"in {export_seconds:.0f} s._"), ""]
     return "\n".join(lines)

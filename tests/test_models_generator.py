@@ -269,3 +269,10 @@ def test_warped_masks_match_the_engine_warp() -> None:
     inner = (slice(None), slice(4, -4), slice(4, -4))
     assert np.abs(masks_t[0].numpy()[inner] - masks_c[inner]).max() < 1e-3
     assert np.abs(layers_t[0].numpy().reshape(10, 3, 48, 48)[:, :, 4:-4, 4:-4] - layers_c[:, :, 4:-4, 4:-4]).max() < 1e-3
+
+
+def test_channel_softmax_is_softmax_over_channels() -> None:
+    from models.generator import channel_softmax
+
+    logits = torch.randn(2, 12, 5, 7) * 30
+    assert torch.allclose(channel_softmax(logits), torch.softmax(logits, dim=1), atol=1e-6)

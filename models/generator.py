@@ -19,6 +19,15 @@ from torch import nn
 from models.config import GeneratorConfig, UNetConfig
 from models.unet import UNet
 
+# The ONNX stages' input/output names: one definition, the engine's (which must not import torch).
+from poseeditor.engine.backends import (  # noqa: F401 (re-exported for models.onnx_export and tests)
+    SELECT_TARGET_INPUTS,
+    SOURCE_INPUTS,
+    SOURCE_OUTPUTS,
+    TARGET_INPUTS,
+    TARGET_OUTPUTS,
+)
+
 LOG_PRIOR_FLOOR = 1e-10  # as the paper's code: log(prior + 1e-10); keeps a zero prior finite
 SELECT_COMPOSITE_BIAS = 4.0  # "select" mode at init: softmax weight e^4/(e^4+11) ≈ 0.83 on the layers' composite
 COVERAGE_FLOOR = 1e-3  # un-premultiplying divides by the warped mask; below this a layer is absent (colour 0)
@@ -118,18 +127,15 @@ class PoseWarpGenerator(nn.Module):
         layer's own colour (un-premultiplied by its warped mask), the layers' composite (Σ layers / Σ masks, what
         the no-learning warp shows) and the generated RGB. The source's sharp pixels pass straight through where
         the network picks them; the RGB fills what no layer shows (disocclusions, seams)."""
-        if not self.select:
-            h = self.foreground_head(self.foreground_net(warped_layers, target_heatmaps))
-            foreground = torch.tanh(h[:, :3])
-            mask = torch.sigmoid(h[:, 3:4])
-            return foreground, mask, mask * foreground + (1.0 - mask) * background
-        if warped_masks is None:
+        if self.select and warped_masks is None:
             raise ValueError("a 'select' foreground needs the warped masks")
-        n, _, height, width = warped_layers.shape
-        limbs = self.config.num_limbs
         h = self.foreground_head(self.foreground_net(warped_layers, target_heatmaps))
         generated = torch.tanh(h[:, :3])
         mask = torch.sigmoid(h[:, 3:4])
+        if not self.select:
+            return generated, mask, mask * generated + (1.0 - mask) * background
+        n, _, height, width = warped_layers.shape
+        limbs = self.config.num_limbs
         layers = warped_layers.reshape(n, limbs, 3, height, width)
         weights = channel_softmax(h[:, 4:])  # (N, L+2, S, S)
         # Σ_l w_l·(L_l / M_l) + w_c·(Σ L / Σ M) = Σ_l k_l·L_l with one coefficient plane per layer: the 3-channel
@@ -260,10 +266,3 @@ def target_stage(generator: PoseWarpGenerator) -> nn.Module:
 
 def target_inputs(generator: PoseWarpGenerator) -> tuple[str, ...]:
     return SELECT_TARGET_INPUTS if generator.select else TARGET_INPUTS
-
-
-SOURCE_INPUTS = ("image", "source_heatmaps", "prior")
-SOURCE_OUTPUTS = ("part_masks", "background")
-TARGET_INPUTS = ("warped_layers", "target_heatmaps", "background")
-SELECT_TARGET_INPUTS = ("warped_layers", "warped_masks", "target_heatmaps", "background")
-TARGET_OUTPUTS = ("foreground", "mask", "output")

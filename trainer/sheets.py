@@ -45,16 +45,11 @@ def _warped(warped_layers: torch.Tensor, coverage: torch.Tensor | None) -> np.nd
     return (np.clip(colour.cpu().numpy().transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def _coverage(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
-    """(N,S,S) sum of the warped part masks (the warp of an all-ones image), or None without part masks."""
-    if "part_masks" not in outputs or "transforms" not in batch:
+def _coverage(outputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """(N,S,S) sum of the warped part masks (the generator's own warp computed them), or None without them."""
+    if "warped_masks" not in outputs:
         return None
-    from models.generator import PoseWarpGenerator
-
-    masks = outputs["part_masks"].detach().float()
-    ones = torch.ones(masks.shape[0], 3, *masks.shape[-2:])
-    warped = PoseWarpGenerator.warp(ones, masks.cpu(), batch["transforms"].float().cpu())
-    return warped.reshape(masks.shape[0], -1, 3, *masks.shape[-2:])[:, :, 0].sum(dim=1)
+    return outputs["warped_masks"].detach().float().cpu().sum(dim=1)
 
 
 def _pose(heatmaps: torch.Tensor) -> np.ndarray:
@@ -69,7 +64,7 @@ def sheet_rows(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor],
     n = min(count, batch["image_src"].shape[0])
     size = batch["image_src"].shape[-1]
     blank = np.full((size, size, 3), 96, dtype=np.uint8)
-    coverage = _coverage(batch, outputs)
+    coverage = _coverage(outputs)
     for i in range(n):
         cells = {
             "source": _image(batch["image_src"][i]),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from poseeditor.errors import NoPersonFoundError, PoseEditorError
 
-COMMAND_MODULES = ("synth", "ingest", "train", "eval", "export")
+COMMAND_MODULES = ("synth", "ingest", "train", "eval", "photo_eval", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

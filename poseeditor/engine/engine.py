@@ -14,6 +14,7 @@ import numpy as np
 from poseeditor.engine.backends import Backend, make_backend
 from poseeditor.engine.inpaint import inpaint_background, person_region_from_prior
 from poseeditor.engine.model_files import ModelFiles, find_model
+from poseeditor.engine.photo_composite import PhotoComposite, PhotoLayers, compose_photo, prepare_photo
 from poseeditor.engine.warp import premultiplied_layers, warp_layers
 from poseeditor.errors import PoseEditorError
 from poseeditor.geometry import Crop, crop_for_poses, limb_transforms
@@ -226,8 +227,23 @@ class Engine:
             timings=timings,
         )
 
-    # ------------------------------------------------------------------------------------------ paste back
+    # ------------------------------------------------------------------------------------------ the photo
+    def prepare_photo(self, photo: np.ndarray, state: SourceState, person_mask: np.ndarray | None = None,
+                      max_side: int | None = None, assignment: str = "network") -> PhotoLayers:
+        """The source side of the photo-true composite (once per photo and source pose; see photo_composite)."""
+        return prepare_photo(photo, state.crop, state.part_masks, state.source_pose.xy, state.source_pose.visible,
+                             person_mask=person_mask, max_side=max_side, assignment=assignment)
+
+    @staticmethod
+    def compose_photo(layers: PhotoLayers, result: RenderResult, generated: bool = True) -> PhotoComposite:
+        """The re-posed photo: parts moved at the photo's resolution, generated RGB only where no part lands
+        (`generated=False`: none at all, the no-learning warp)."""
+        if not generated:
+            return compose_photo(layers, result.transforms)
+        return compose_photo(layers, result.transforms, result.foreground, result.mask)
+
     def paste_back(self, photo: np.ndarray, state: SourceState, result: RenderResult) -> np.ndarray:
+        """The first release's result: the 256² output upscaled into the photo (kept as the evaluation's baseline)."""
         return paste_back(photo, state.part_masks[0], result)
 
 

@@ -1,0 +1,362 @@
+"""The photo-true composite: the re-posed person built at the photo's own resolution (docs/photo_composite.md).
+
+The networks run at 256² and decide *which* pixels go *where*; the pixels themselves come from the photo:
+- `prepare_photo` (once per photo and source pose): the person/background split at the photo's resolution (the
+  detector's mask snapped to the photo's edges, or the network's own), each person pixel's body part (the source
+  stage's part masks mapped into the photo and arg-maxed, or the nearest bone), the hole the person leaves and
+  its fill.
+- `compose_photo` (per target pose): every moved part is cut from the photo and moved by its similarity transform
+  expressed in photo coordinates; the place a moved part leaves shows the background fill; parts are painted back
+  to front; only what no source pixel shows (the network's foreground mask where no moved part lands: uncovered
+  torso behind a raised arm, seams at the joints) takes the generated RGB, upsampled from the crop. Pixels outside
+  what the moved parts left or reach are the photo's own, bit for bit: an unmoved limb is pixel-identical.
+
+Work happens at a *working resolution* (the photo's, or a reduced copy for the live view): `PhotoLayers.to_work`
+maps photo pixels to working pixels.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from poseeditor.engine.person_mask import person_mask_from_network, refine_person_mask
+from poseeditor.engine.photo_fill import fast_fill, hole_from_alpha
+from poseeditor.errors import PoseEditorError
+from poseeditor.geometry import Crop, apply_affine, compose_affine, invert_affine
+from poseeditor.skeleton import LIMBS, NUM_LIMBS
+
+# Back to front: a moved arm passes in front of the torso, not behind it (the paper's networks learn occlusion;
+# a fixed order is what a per-part warp can do, and arms in front is the common case in photos).
+PAINT_ORDER: tuple[int, ...] = (9, 0, 5, 6, 7, 8, 1, 2, 3, 4)  # torso, head, thighs/shins, upper arms/forearms
+ASSIGNMENTS = ("network", "nearest")
+LABEL_ALPHA = 0.05  # pixels with person alpha above this get a body part
+MOVED_PX = 0.05  # a part whose transform moves none of its box's corners more than this is unmoved
+GENERATED_FROM, GENERATED_TO = 0.4, 0.6
+OVERLAP = 0.003  # a moved part reaches this fraction of the photo's long side into its neighbours  # the network's foreground mask ramps the generated share in over this
+
+
+@dataclass(frozen=True)
+class PhotoLayers:
+    """Everything the composite needs that depends only on the photo and the source pose (at working resolution)."""
+
+    photo: np.ndarray  # (H, W, 3) uint8 at working resolution
+    to_work: np.ndarray  # (2, 3) photo pixels -> working pixels
+    crop: Crop  # the engine's crop (photo pixels -> crop pixels)
+    alpha: np.ndarray  # (H, W) float32 person alpha
+    labels: np.ndarray  # (H, W) int8 body part (LIMBS index), -1 for the background
+    part_boxes: tuple[tuple[int, int, int, int] | None, ...]  # each part's pixels' box (x0, y0, x1, y1), exclusive
+    hole: np.ndarray  # (H, W) uint8 0/255: what the fill replaces
+    fill: np.ndarray  # (H, W, 3) uint8: the photo with the hole filled
+    fill_kind: str  # "fast" until the exemplar fill is in, then "exemplar"
+    mask_source: str  # "detector" or "network"
+    assignment: str  # "network" or "nearest"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.photo.shape[1], self.photo.shape[0]
+
+    @property
+    def work_to_crop(self) -> np.ndarray:
+        return compose_affine(self.crop.matrix, invert_affine(self.to_work))
+
+    def with_fill(self, fill: np.ndarray, kind: str = "exemplar") -> PhotoLayers:
+        if fill.shape != self.photo.shape:
+            raise PoseEditorError("the fill is not the size of the photo")
+        return replace(self, fill=fill, fill_kind=kind)
+
+
+def working_scale(width: int, height: int, max_side: int | None) -> float:
+    if not max_side or max(width, height) <= max_side:
+        return 1.0
+    return max_side / max(width, height)
+
+
+def scale_affine(f: float) -> np.ndarray:
+    """Photo -> working pixels for a resize by f (pixel centres kept: x' = (x + 0.5)·f − 0.5)."""
+    return np.array([[f, 0.0, 0.5 * f - 0.5], [0.0, f, 0.5 * f - 0.5]])
+
+
+def _roi_matrix(matrix: np.ndarray, x0: int, y0: int) -> np.ndarray:
+    """`matrix` (from working pixels) restricted to a region whose top-left is (x0, y0)."""
+    m = np.array(matrix, dtype=np.float64, copy=True)
+    m[:, 2] += m[:, 0] * x0 + m[:, 1] * y0
+    return m
+
+
+def _from_crop(plane: np.ndarray, work_to_crop: np.ndarray, box: tuple[int, int, int, int],
+               interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """A crop-space image (S,S[,C]) resampled over a working-resolution region."""
+    x0, y0, x1, y1 = box
+    return cv2.warpAffine(
+        np.ascontiguousarray(plane, dtype=np.float32), _roi_matrix(work_to_crop, x0, y0), (x1 - x0, y1 - y0),
+        flags=interpolation | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+    )
+
+
+def _box_of(mask: np.ndarray, pad: int = 0) -> tuple[int, int, int, int] | None:
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    h, w = mask.shape
+    return max(0, xs.min() - pad), max(0, ys.min() - pad), min(w, xs.max() + 1 + pad), min(h, ys.max() + 1 + pad)
+
+
+def nearest_part_labels(joints_work: np.ndarray, visible: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(h, w) int8 over `box`: for every pixel the body part whose bone (or torso quadrilateral) is nearest —
+    the no-learning assignment. Distances by cv2's distance transform of each bone drawn into the region."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    pts = np.asarray(joints_work, dtype=np.float64) - [x0, y0]
+    best = np.full((h, w), np.inf, np.float32)
+    labels = np.full((h, w), -1, np.int8)
+    for part, joints in enumerate(LIMBS):
+        use = [j for j in joints if visible[j]]
+        if not use:
+            continue
+        canvas = np.full((h, w), 255, np.uint8)
+        p = np.round(pts[use]).astype(np.int32)
+        if len(use) >= 3:
+            cv2.fillConvexPoly(canvas, cv2.convexHull(p), 0)
+        elif len(use) == 2:
+            cv2.line(canvas, tuple(int(v) for v in p[0]), tuple(int(v) for v in p[1]), 0, 1)
+        else:
+            cv2.circle(canvas, tuple(int(v) for v in p[0]), 1, 0, -1)
+        distance = cv2.distanceTransform(canvas, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        closer = distance < best
+        best[closer] = distance[closer]
+        labels[closer] = part
+    return labels
+
+
+def prepare_photo(
+    photo: np.ndarray,
+    crop: Crop,
+    part_masks: np.ndarray,
+    source_xy_photo: np.ndarray,
+    source_visible: np.ndarray,
+    person_mask: np.ndarray | None = None,
+    max_side: int | None = None,
+    assignment: str = "network",
+) -> PhotoLayers:
+    """The source side of the composite. `part_masks`: the source stage's (11,S,S); `person_mask`: a soft (H,W)
+    person probability at the photo's size (the detector's), or None to use the network's background channel;
+    `max_side`: work on a copy reduced to this long side (the live view), None for full resolution."""
+    if assignment not in ASSIGNMENTS:
+        raise PoseEditorError(f"assignment must be one of {ASSIGNMENTS}; got {assignment!r}")
+    h, w = photo.shape[:2]
+    f = working_scale(w, h, max_side)
+    to_work = scale_affine(f)
+    if f < 1.0:
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        work = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
+    else:
+        size, work = (w, h), photo
+    work_to_crop = compose_affine(crop.matrix, invert_affine(to_work))
+    full_box = (0, 0, size[0], size[1])
+
+    mask_source = "network"
+    soft: np.ndarray | None = None
+    if person_mask is not None:
+        person_mask = np.asarray(person_mask, dtype=np.float32)
+        if person_mask.shape != (h, w) or not np.isfinite(person_mask).all() or person_mask.max() <= HOLE_MIN_PEAK:
+            person_mask = None  # a mask of another photo, or an empty or broken one: the network's split instead
+        else:
+            soft = person_mask if f == 1.0 else cv2.resize(person_mask, size, interpolation=cv2.INTER_AREA)
+            mask_source = "detector"
+    if soft is None:
+        # Only inside the crop: the network sees nothing outside it.
+        soft = person_mask_from_network(part_masks, work_to_crop, size)
+    alpha = refine_person_mask(work, soft)
+
+    labels = np.full(alpha.shape, -1, np.int8)
+    box = _box_of(alpha > LABEL_ALPHA, pad=2)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        if assignment == "nearest":
+            joints_work = apply_affine(to_work, source_xy_photo)
+            region_labels = nearest_part_labels(joints_work, np.asarray(source_visible, bool), box)
+        else:
+            # Running arg-max over the limb channels mapped into the region (never all ten planes at once: a 4K
+            # person would need ~0.5 GB).
+            best = np.full((y1 - y0, x1 - x0), -1.0, np.float32)
+            region_labels = np.zeros((y1 - y0, x1 - x0), np.int8)
+            for part in range(NUM_LIMBS):
+                prob = _from_crop(part_masks[part + 1], work_to_crop, box)
+                better = prob > best
+                best[better] = prob[better]
+                region_labels[better] = part
+        person = alpha[y0:y1, x0:x1] > LABEL_ALPHA
+        labels[y0:y1, x0:x1] = np.where(person, region_labels, -1)
+    part_boxes = tuple(_box_of(labels == part, pad=1) for part in range(NUM_LIMBS))
+    hole = hole_from_alpha(alpha)
+    del full_box
+    return PhotoLayers(
+        photo=np.ascontiguousarray(work), to_work=to_work, crop=crop, alpha=alpha, labels=labels,
+        part_boxes=part_boxes, hole=hole, fill=fast_fill(work, hole), fill_kind="fast",
+        mask_source=mask_source, assignment=assignment,
+    )
+
+
+HOLE_MIN_PEAK = 0.5  # a detector mask that never reaches this found no person
+
+
+def part_transforms_in_work(layers: PhotoLayers, transforms: np.ndarray) -> np.ndarray:
+    """(10,2,3) backward maps in working pixels (target -> source) from the crop-space ones: W = K⁻¹·T·K with K
+    the working-pixels-to-crop map."""
+    k = layers.work_to_crop
+    k_inv = invert_affine(k)
+    return np.stack([compose_affine(k_inv, compose_affine(np.asarray(t, np.float64), k)) for t in transforms])
+
+
+def moved_parts(layers: PhotoLayers, work_transforms: np.ndarray) -> list[int]:
+    """The parts whose transform moves some corner of their box by more than MOVED_PX working pixels."""
+    moved = []
+    for part, box in enumerate(layers.part_boxes):
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box
+        corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64)
+        if np.abs(apply_affine(work_transforms[part], corners) - corners).max() > MOVED_PX:
+            moved.append(part)
+    return moved
+
+
+def _union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | None) -> tuple[int, int, int, int] | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def _target_box(layers: PhotoLayers, box: tuple[int, int, int, int], backward: np.ndarray,
+                pad: int) -> tuple[int, int, int, int] | None:
+    """Where a part in `box` lands: its corners mapped forward (the inverse of the backward map), clipped."""
+    x0, y0, x1, y1 = box
+    corners = apply_affine(invert_affine(backward), np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], float))
+    w, h = layers.size
+    tx0, ty0 = int(np.floor(corners[:, 0].min())) - pad, int(np.floor(corners[:, 1].min())) - pad
+    tx1, ty1 = int(np.ceil(corners[:, 0].max())) + pad + 1, int(np.ceil(corners[:, 1].max())) + pad + 1
+    tx0, ty0, tx1, ty1 = max(0, tx0), max(0, ty0), min(w, tx1), min(h, ty1)
+    return (tx0, ty0, tx1, ty1) if tx1 > tx0 and ty1 > ty0 else None
+
+
+@dataclass
+class PhotoComposite:
+    """One composite: the image at working resolution and what went into it (for the intermediates panel)."""
+
+    image: np.ndarray  # (H, W, 3) uint8
+    moved: list[int]
+    edit_box: tuple[int, int, int, int] | None  # the region that differs from the photo (working pixels)
+    generated: np.ndarray | None  # (h, w) float32 share of generated RGB over edit_box
+    timings: dict[str, float]
+
+
+def compose_photo(
+    layers: PhotoLayers,
+    transforms: np.ndarray,
+    generated_rgb: np.ndarray | None = None,
+    generated_mask: np.ndarray | None = None,
+) -> PhotoComposite:
+    """The re-posed photo at working resolution. `transforms`: the render's (10,2,3) crop-space backward maps;
+    `generated_rgb` (S,S,3) in [0,1] and `generated_mask` (S,S): the target stage's foreground and mask (None: no
+    generated pixels, the no-learning warp)."""
+    t0 = time.perf_counter()
+    work_transforms = part_transforms_in_work(layers, transforms)
+    moved = moved_parts(layers, work_transforms)
+    if not moved:
+        return PhotoComposite(layers.photo.copy(), [], None, None, {"compose_ms": (time.perf_counter() - t0) * 1e3})
+    w, h = layers.size
+    grow = max(2, round(max(w, h) * 0.004))
+    targets: dict[int, tuple[int, int, int, int] | None] = {}
+    edit: tuple[int, int, int, int] | None = None
+    for part in moved:
+        box = layers.part_boxes[part]
+        assert box is not None
+        targets[part] = _target_box(layers, box, work_transforms[part], pad=2)
+        edit = _union(edit, _union(box, targets[part]))
+    assert edit is not None
+    pad = 3 * grow + 2
+    x0, y0 = max(0, edit[0] - pad), max(0, edit[1] - pad)
+    x1, y1 = min(w, edit[2] + pad), min(h, edit[3] + pad)
+    region = (x0, y0, x1, y1)
+    rw, rh = x1 - x0, y1 - y0
+
+    photo = layers.photo[y0:y1, x0:x1].astype(np.float32)
+    labels = layers.labels[y0:y1, x0:x1]
+    alpha = layers.alpha[y0:y1, x0:x1]
+    moved_mask = np.isin(labels, moved)
+    unmoved_mask = (labels >= 0) & ~moved_mask
+    # 1. What the moved parts leave: their pixels grown by a little (their soft edge and colour bleed), but never
+    #    into an unmoved part; there the fill (the photo elsewhere) shows. Feathered by one pixel.
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    vacated = cv2.dilate(moved_mask.astype(np.uint8), kernel).astype(np.float32)
+    vacated[unmoved_mask & (alpha > 0.5)] = 0.0
+    vacated = cv2.GaussianBlur(vacated, (3, 3), 0)
+    fill = layers.fill[y0:y1, x0:x1].astype(np.float32)
+    out = photo + (fill - photo) * vacated[:, :, None]
+
+    # 2. Parts back to front. Moved parts are cut from the photo and moved; an unmoved part in front of a moved
+    #    one is painted again from its own pixels, so a moved part passes behind it.
+    cover = np.zeros((rh, rw), np.float32)  # how much of each pixel the person's parts cover
+    moved_cover = np.zeros((rh, rw), np.float32)  # ... the moved parts alone
+    overlap = max(1, round(max(w, h) * OVERLAP))
+    overlap_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * overlap + 1, 2 * overlap + 1))
+    unmoved_alpha = np.where(unmoved_mask, alpha, 0.0).astype(np.float32)
+    seen_moved = False
+    for part in PAINT_ORDER:
+        if part in moved:
+            seen_moved = True
+            target = targets[part]
+            if target is None:
+                continue
+            tx0, ty0, tx1, ty1 = target
+            sx0, sy0, sx1, sy1 = layers.part_boxes[part]  # type: ignore[misc]
+            # The part reaches `overlap` pixels into its neighbours, so parts moved by different transforms
+            # overlap at the joints instead of opening a seam there.
+            own = cv2.dilate((layers.labels[sy0:sy1, sx0:sx1] == part).astype(np.uint8), overlap_kernel)
+            part_alpha = np.where(own > 0, layers.alpha[sy0:sy1, sx0:sx1], 0.0)
+            rgba = np.dstack([layers.photo[sy0:sy1, sx0:sx1].astype(np.float32), part_alpha.astype(np.float32)])
+            # target-box pixel -> source-box pixel
+            m = compose_affine(np.array([[1.0, 0.0, -sx0], [0.0, 1.0, -sy0]]),
+                               _roi_matrix(work_transforms[part], tx0, ty0))
+            moved_rgba = cv2.warpAffine(rgba, m, (tx1 - tx0, ty1 - ty0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                        borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+            a = moved_rgba[:, :, 3:4]
+            view = out[ty0 - y0:ty1 - y0, tx0 - x0:tx1 - x0]
+            view += (moved_rgba[:, :, :3] - view) * a
+            for c in (cover, moved_cover):
+                cv = c[ty0 - y0:ty1 - y0, tx0 - x0:tx1 - x0]
+                cv += (1.0 - cv) * a[:, :, 0]
+        else:
+            own = labels == part
+            if not own.any():
+                continue
+            a = np.where(own, unmoved_alpha, 0.0)
+            if seen_moved:
+                out += (photo - out) * a[:, :, None]
+            cover += (1.0 - cover) * a
+
+    # 3. What no source pixel shows: where the network's foreground mask says "person" but no part landed (torso
+    #    uncovered by a raised arm, gaps at the joints), its generated RGB — only near what moved.
+    share = None
+    if generated_rgb is not None and generated_mask is not None:
+        work_to_crop = layers.work_to_crop
+        mask = _from_crop(generated_mask, work_to_crop, region)
+        ramp = np.clip((mask - GENERATED_FROM) / (GENERATED_TO - GENERATED_FROM), 0.0, 1.0)
+        # Near what moved: the moved parts' new place, grown a little (seams, the far side of a joint), and the
+        # place they left (uncovered body behind them).
+        near = cv2.dilate((moved_cover > 0.1).astype(np.uint8), kernel)
+        near = np.maximum(near, (vacated > 0).astype(np.uint8))
+        share = ramp * (1.0 - cover) * near
+        if share.max() > 0.0:
+            rgb = _from_crop(generated_rgb, work_to_crop, region) * 255.0
+            out += (rgb - out) * share[:, :, None]
+
+    result = layers.photo.copy()
+    result[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return PhotoComposite(result, moved, region, share, {"compose_ms": (time.perf_counter() - t0) * 1e3})

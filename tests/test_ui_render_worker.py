@@ -71,3 +71,35 @@ def test_grid_is_rebuilt_for_the_last_pose_once_the_drag_settles(qtbot, model_di
     shown = montage.image[tile.y: tile.y + TILE, tile.x: tile.x + TILE].astype(np.float32) / 255.0
     np.testing.assert_allclose(shown, expected, atol=1 / 255 + 1e-6)
     window.close()
+
+
+def test_exemplar_fill_runs_off_the_gui_and_worker_threads_and_is_cached(qtbot, model_dir, photo_file, standing_pose,
+                                                                          arm_up_pose, monkeypatch):
+    import threading
+
+    from poseeditor.engine import photo_fill
+
+    threads: list[str] = []
+
+    def recording_fill(photo, hole, seed=0):
+        threads.append(threading.current_thread().name)
+        return photo_fill.fast_fill(photo, hole)
+
+    monkeypatch.setattr(photo_fill, "exemplar_fill", recording_fill)
+    monkeypatch.setattr(render_worker, "FILL_CACHE", photo_fill.FillCache())
+    monkeypatch.setattr(photo_fill, "FILL_CACHE", render_worker.FILL_CACHE)
+    window = open_window(qtbot, model_dir, photo_file, standing_pose, recovery=False)
+    window.result_panel.tabs.setCurrentIndex(1)  # the full-photo tab: composites follow every render
+    with qtbot.waitSignal(window.worker.fillReady, timeout=RENDER_TIMEOUT_MS):
+        window.document.set_target(arm_up_pose, "raise arm")
+    assert threads and all(name.startswith("poseeditor-fill") for name in threads)
+    qtbot.waitUntil(lambda: window.last_pasted is not None, timeout=RENDER_TIMEOUT_MS)
+    # the grid shows the photo side: person mask, hole, fill
+    qtbot.waitUntil(lambda: window.last_outcome.result.photo_intermediates is not None, timeout=RENDER_TIMEOUT_MS)
+    assert {"person_mask", "hole", "fill", "photo_result"} <= set(window.last_outcome.result.intermediates())
+    # The same photo and source again: the fill comes from the cache, no second computation.
+    calls = len(threads)
+    window._send_source()
+    qtbot.waitUntil(lambda: window.worker._layers is not None and window.worker._layers.fill_kind == "exemplar",
+                    timeout=RENDER_TIMEOUT_MS)
+    assert len(threads) == calls

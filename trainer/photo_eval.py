@@ -27,7 +27,7 @@ import numpy as np
 from poseeditor.engine import Engine
 from poseeditor.engine.photo_composite import PhotoLayers
 from poseeditor.engine.photo_fill import FILL_CACHE
-from poseeditor.errors import NoPersonFoundError, PoseEditorError
+from poseeditor.errors import PoseEditorError
 from poseeditor.skeleton import Pose
 from trainer.photo_metrics import grow, person_region_from_joints, photo_metrics, region_box
 
@@ -52,19 +52,6 @@ class PhotoEvalResult:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def detector_mask(photo: np.ndarray, pose: Pose) -> np.ndarray | None:
-    """What the editor computes for a photo whose pose it has: the detector's soft person mask for the person
-    at that pose (the pose's box as the region), or None when the detector finds nobody there."""
-    from poseeditor.detector import detect
-
-    x0, y0, x1, y1 = pose.box()
-    try:
-        found = detect(photo, region=(float(x0), float(y0), float(max(x1 - x0, 1)), float(max(y1 - y0, 1))))
-    except NoPersonFoundError:
-        return None
-    return found.mask
 
 
 def edit_grow_px(pose: Pose) -> int:
@@ -155,6 +142,7 @@ def load_frames(root: str | os.PathLike[str], only_videos: set[str] | None = Non
                 with_detector: bool = True) -> tuple[list[list[Frame]], list[str]]:
     """Every frame of a dataset folder (docs/dataset_format.md): true silhouettes where the data has masks,
     else regions drawn from the joints; the detector's mask of each frame (the editor's input)."""
+    from poseeditor.detector import person_mask
     from trainer.data.dataset_format import read_dataset
 
     videos = [v for v in read_dataset(Path(root)) if only_videos is None or v.name in only_videos]
@@ -169,7 +157,7 @@ def load_frames(root: str | os.PathLike[str], only_videos: set[str] | None = Non
             mask = video.load_mask(k) if video.has_masks else None
             person = mask > 0 if mask is not None else person_region_from_joints(pose, photo.shape[:2])
             frames.append(Frame(photo, pose, np.asarray(person, bool),
-                                detector_mask(photo, pose) if with_detector else None))
+                                person_mask(photo, pose) if with_detector else None))
         out.append(frames)
     return out, [v.name for v in videos]
 

@@ -10,8 +10,13 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from poseeditor.errors import ExportError, PoseEditorError
+if TYPE_CHECKING:
+    import numpy as np
+
+    from poseeditor.skeleton import Pose
 from poseeditor.image_io import atomic_write_text, check_writable, load_image, save_image, to_uint8
 
 
@@ -33,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--intermediates", metavar="DIR", default=None, help="also write every intermediate here")
     p.add_argument("--crop-only", action="store_true", help="write the 256² working crop instead of the full photo")
+    p.add_argument("--paste", choices=("photo", "release"), default="photo",
+                   help="photo (default): the person rebuilt from the photo's own pixels at its resolution; release: "
+                   "the first release's 256² crop upscaled into the photo (for comparison)")
+    p.add_argument("--no-person-mask", dest="person_mask", action="store_false",
+                   help="split person and background by the network alone (no detector run)")
     p.set_defaults(func=run)
 
 
@@ -61,7 +71,7 @@ def _limb_names() -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from poseeditor.engine import load_engine
+    from poseeditor.engine import load_engine, photo_result
     from poseeditor.pose_io import load_pose
 
     output = Path(args.output)
@@ -89,10 +99,24 @@ def run(args: argparse.Namespace) -> int:
     state = engine.prepare_source(photo, source)
     result = engine.render(state, target)
     t0 = time.perf_counter()
-    final = to_uint8(result.output) if args.crop_only else engine.paste_back(photo, state, result)
+    if args.crop_only:
+        final = to_uint8(result.output)
+    elif args.paste == "release":
+        final = engine.paste_back(photo, state, result)
+    else:
+        final = photo_result(photo, source, result, _person_mask(photo, source) if args.person_mask else None)
     paste_ms = (time.perf_counter() - t0) * 1000
     save_image(output, final)
     if args.intermediates:
-        timings = {"load_inputs_ms": load_ms, "load_model_ms": model_ms, "paste_back_ms": paste_ms, **state.timings}
+        timings = {"load_inputs_ms": load_ms, "load_model_ms": model_ms, "photo_ms": paste_ms, **state.timings}
         write_intermediates(Path(args.intermediates), result, timings)
     return 0
+
+
+def _person_mask(photo: "np.ndarray", pose: "Pose") -> "np.ndarray | None":
+    """The detector's person mask (None without a detector or when it finds nobody at the pose)."""
+    try:
+        from poseeditor.detector import person_mask
+    except ImportError:
+        return None
+    return person_mask(photo, pose)

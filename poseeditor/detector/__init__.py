@@ -16,8 +16,10 @@ import threading
 import numpy as np
 
 from poseeditor.detector.pipeline import Detection, PoseDetector, Region
+from poseeditor.errors import NoPersonFoundError
+from poseeditor.skeleton import Pose
 
-__all__ = ["Detection", "PoseDetector", "Region", "default_detector", "detect"]
+__all__ = ["Detection", "PoseDetector", "Region", "default_detector", "detect", "person_mask"]
 
 _default: PoseDetector | None = None
 _default_lock = threading.Lock()
@@ -37,3 +39,18 @@ def detect(photo_rgb: np.ndarray, region: Region | None = None) -> Detection:
 
     Raises NoPersonFoundError when nobody is found, ImageError for something that is not a photo."""
     return default_detector().detect(photo_rgb, region)
+
+
+def person_mask(photo_rgb: np.ndarray, pose: Pose) -> np.ndarray | None:
+    """The soft (H, W) person mask of the person at `pose` (the detector run on the pose's box, grown by 10 %),
+    or None when the detector finds nobody there. The photo-true composite's person/background split."""
+    h, w = photo_rgb.shape[:2]
+    x0, y0, x1, y1 = pose.box()
+    mx, my = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
+    x0, y0 = max(0.0, x0 - mx), max(0.0, y0 - my)
+    x1, y1 = min(float(w), x1 + mx), min(float(h), y1 + my)
+    try:
+        found = detect(photo_rgb, region=(float(x0), float(y0), float(max(x1 - x0, 1.0)), float(max(y1 - y0, 1.0))))
+    except NoPersonFoundError:
+        return None
+    return found.mask

@@ -15,6 +15,7 @@ from poseeditor.engine.backends import Backend, make_backend
 from poseeditor.engine.inpaint import inpaint_background, person_region_from_prior
 from poseeditor.engine.model_files import ModelFiles, find_model
 from poseeditor.engine.photo_composite import PhotoComposite, PhotoLayers, compose_photo, prepare_photo
+from poseeditor.engine.photo_fill import FILL_CACHE, FillCache
 from poseeditor.engine.warp import premultiplied_layers, warp_layers
 from poseeditor.errors import PoseEditorError
 from poseeditor.geometry import Crop, crop_for_poses, limb_transforms
@@ -78,6 +79,8 @@ class RenderResult:
     transforms: np.ndarray  # (10,2,3) target crop pixel -> source crop pixel
     target_xy: np.ndarray  # (14,2) crop pixels
     timings: dict[str, float]
+    # The photo side of the composite in the crop's frame (person mask, hole, fill, photo result), when made.
+    photo_intermediates: dict[str, np.ndarray] | None = None
 
     @property
     def warped_layers(self) -> np.ndarray:
@@ -111,6 +114,8 @@ class RenderResult:
         for name in ("source_heatmaps", "target_heatmaps"):
             stack = getattr(self, name)
             out[name] = heatmap_picture(np.stack([fit(h) for h in stack]) if size else stack)
+        for name, image in (self.photo_intermediates or {}).items():
+            out[name] = fit(image)
         return out
 
 
@@ -285,6 +290,22 @@ def paste_back(photo: np.ndarray, source_background_mask: np.ndarray, result: Re
     base = out[y0:y1, x0:x1].astype(np.float32)
     out[y0:y1, x0:x1] = np.clip(base * (1.0 - a) + roi[:, :, :3] * a + 0.5, 0, 255).astype(np.uint8)
     return out
+
+
+def full_resolution_layers(photo: np.ndarray, source_pose: Pose, crop: Crop, part_masks: np.ndarray,
+                           person_mask: np.ndarray | None, fill_cache: FillCache = FILL_CACHE) -> PhotoLayers:
+    """The photo side of the composite at the photo's own resolution with the exemplar fill (from the cache
+    when the editor already made it; computed here otherwise, ~1–3 s)."""
+    layers = prepare_photo(photo, crop, part_masks, source_pose.xy, source_pose.visible, person_mask=person_mask)
+    return layers.with_fill(fill_cache.fill(layers.photo, layers.hole))
+
+
+def photo_result(photo: np.ndarray, source_pose: Pose, result: RenderResult, person_mask: np.ndarray | None,
+                 layers: PhotoLayers | None = None) -> np.ndarray:
+    """The re-posed photo at its own resolution (what every export writes). `layers`: reuse these (an animation
+    composes many poses of one photo)."""
+    layers = layers or full_resolution_layers(photo, source_pose, result.crop, result.part_masks, person_mask)
+    return compose_photo(layers, result.transforms, result.foreground, result.mask).image
 
 
 def load_engine(

@@ -63,6 +63,23 @@ class PhotoLayers:
     def work_to_crop(self) -> np.ndarray:
         return compose_affine(self.crop.matrix, invert_affine(self.to_work))
 
+    def in_crop(self, image: np.ndarray) -> np.ndarray:
+        """A working-resolution image seen in the crop's frame (S×S), for the intermediates panel."""
+        size = self.crop.size
+        return cv2.warpAffine(np.ascontiguousarray(image), self.work_to_crop, (size, size), flags=cv2.INTER_AREA,
+                              borderMode=cv2.BORDER_CONSTANT)
+
+    def intermediates(self, composite: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The person mask, the hole, the fill (and a composite) in the crop's frame, float32 in [0, 1]."""
+        out = {
+            "person_mask": self.in_crop(self.alpha),
+            "hole": self.in_crop(self.hole).astype(np.float32) / 255.0,
+            "fill": self.in_crop(self.fill).astype(np.float32) / 255.0,
+        }
+        if composite is not None:
+            out["photo_result"] = self.in_crop(composite).astype(np.float32) / 255.0
+        return out
+
     def with_fill(self, fill: np.ndarray, kind: str = "exemplar") -> PhotoLayers:
         if fill.shape != self.photo.shape:
             raise PoseEditorError("the fill is not the size of the photo")
@@ -304,6 +321,7 @@ def compose_photo(
     #    one is painted again from its own pixels, so a moved part passes behind it.
     cover = np.zeros((rh, rw), np.float32)  # how much of each pixel the person's parts cover
     moved_cover = np.zeros((rh, rw), np.float32)  # ... the moved parts alone
+    moved_own = np.zeros((rh, rw), np.float32)  # ... the moved parts' own pixels (without the overlap margin)
     overlap = max(1, round(max(w, h) * OVERLAP))
     overlap_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * overlap + 1, 2 * overlap + 1))
     unmoved_alpha = np.where(unmoved_mask, alpha, 0.0).astype(np.float32)
@@ -318,20 +336,25 @@ def compose_photo(
             sx0, sy0, sx1, sy1 = layers.part_boxes[part]  # type: ignore[misc]
             # The part reaches `overlap` pixels into its neighbours, so parts moved by different transforms
             # overlap at the joints instead of opening a seam there.
-            own = cv2.dilate((layers.labels[sy0:sy1, sx0:sx1] == part).astype(np.uint8), overlap_kernel)
-            part_alpha = np.where(own > 0, layers.alpha[sy0:sy1, sx0:sx1], 0.0)
-            rgba = np.dstack([layers.photo[sy0:sy1, sx0:sx1].astype(np.float32), part_alpha.astype(np.float32)])
+            own = layers.labels[sy0:sy1, sx0:sx1] == part
+            grown = cv2.dilate(own.astype(np.uint8), overlap_kernel) > 0
+            source_alpha = layers.alpha[sy0:sy1, sx0:sx1]
+            rgba = np.dstack([layers.photo[sy0:sy1, sx0:sx1].astype(np.float32),
+                              np.where(grown, source_alpha, 0.0).astype(np.float32)])
             # target-box pixel -> source-box pixel
             m = compose_affine(np.array([[1.0, 0.0, -sx0], [0.0, 1.0, -sy0]]),
                                _roi_matrix(work_transforms[part], tx0, ty0))
-            moved_rgba = cv2.warpAffine(rgba, m, (tx1 - tx0, ty1 - ty0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                        borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+            size = (tx1 - tx0, ty1 - ty0)
+            flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+            moved_rgba = cv2.warpAffine(rgba, m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+            own_alpha = cv2.warpAffine(np.where(own, source_alpha, 0.0).astype(np.float32), m, size, flags=flags,
+                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
             a = moved_rgba[:, :, 3:4]
             view = out[ty0 - y0:ty1 - y0, tx0 - x0:tx1 - x0]
             view += (moved_rgba[:, :, :3] - view) * a
-            for c in (cover, moved_cover):
+            for c, alpha_of in ((cover, a[:, :, 0]), (moved_cover, a[:, :, 0]), (moved_own, own_alpha)):
                 cv = c[ty0 - y0:ty1 - y0, tx0 - x0:tx1 - x0]
-                cv += (1.0 - cv) * a[:, :, 0]
+                cv += (1.0 - cv) * alpha_of
         else:
             own = labels == part
             if not own.any():
@@ -340,6 +363,11 @@ def compose_photo(
             if seen_moved:
                 out += (photo - out) * a[:, :, None]
             cover += (1.0 - cover) * a
+
+    # The overlap margins close seams; they must not paint over an unmoved part's own pixels (only a moved part
+    # itself may pass in front of one), so those are the photo's again.
+    keep = unmoved_mask & (alpha >= 1.0) & (moved_own <= 0.0)
+    out[keep] = photo[keep]
 
     # 3. What no source pixel shows: where the network's foreground mask says "person" but no part landed (torso
     #    uncovered by a raised arm, gaps at the joints), its generated RGB — only near what moved.

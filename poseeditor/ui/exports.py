@@ -18,11 +18,12 @@ from poseeditor.skeleton import Pose
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-def full_resolution(photo: np.ndarray, result: Any) -> np.ndarray:
-    """The re-posed crop pasted back into the photo at its own resolution."""
-    from poseeditor.engine import paste_back
+def full_resolution(photo: np.ndarray, source: Pose, result: Any, person_mask: np.ndarray | None,
+                    layers: Any = None) -> np.ndarray:
+    """The re-posed photo at its own resolution (the photo-true composite; docs/photo_composite.md)."""
+    from poseeditor.engine import photo_result
 
-    return paste_back(photo, result.part_masks[0], result)
+    return photo_result(photo, source, result, person_mask, layers)
 
 
 def with_suffix(path: str, chosen_filter: str, default: str) -> Path:
@@ -36,8 +37,9 @@ def with_suffix(path: str, chosen_filter: str, default: str) -> Path:
     return p.with_suffix(default)
 
 
-def write_result_image(path: Path, photo: np.ndarray, result: Any) -> None:
-    save_image(path, full_resolution(photo, result))
+def write_result_image(path: Path, photo: np.ndarray, source: Pose, result: Any,
+                       person_mask: np.ndarray | None) -> None:
+    save_image(path, full_resolution(photo, source, result, person_mask))
 
 
 def write_crop_image(path: Path, result: Any) -> None:
@@ -61,9 +63,9 @@ class AnimationJob(QtCore.QThread):
     failed = QtCore.Signal(str)
 
     def __init__(self, engine: Any, photo: np.ndarray, source: Pose, keyframes: list[Pose], path: Path,
-                 frames_per_segment: int, fps: float, full_photo: bool) -> None:
+                 frames_per_segment: int, fps: float, full_photo: bool, person_mask: np.ndarray | None = None) -> None:
         super().__init__()
-        self.engine, self.photo, self.source = engine, photo, source
+        self.engine, self.photo, self.source, self.person_mask = engine, photo, source, person_mask
         self.poses = pose_sequence(keyframes, frames_per_segment)
         self.path, self.fps, self.full_photo = path, fps, full_photo
         self.cancel_requested = False
@@ -72,10 +74,18 @@ class AnimationJob(QtCore.QThread):
 
     def frames(self) -> Any:
         # Its own source state: the live worker may be rendering at the same time with its own.
+        from poseeditor.engine import full_resolution_layers
+
         state = self.engine.prepare_source(self.photo, self.source)
+        layers = None
+        if self.full_photo:  # the photo side once (person mask, parts, fill); each frame only composes
+            layers = full_resolution_layers(self.photo, self.source, state.crop, state.part_masks, self.person_mask)
         for pose in self.poses:
             result = self.engine.render(state, pose)
-            yield full_resolution(self.photo, result) if self.full_photo else to_uint8(result.output)
+            if layers is not None:
+                yield full_resolution(self.photo, self.source, result, self.person_mask, layers)
+            else:
+                yield to_uint8(result.output)
 
     def run(self) -> None:
         def report(done: int, total: int) -> bool:
@@ -91,6 +101,41 @@ class AnimationJob(QtCore.QThread):
         except Exception as exc:  # noqa: BLE001 - reported to the user, the editor stays up
             self.error = str(exc)
             self.failed.emit(self.error)
+
+
+class BusyJob(QtCore.QThread):
+    """Runs one callable off the GUI thread, keeping what it raised."""
+
+    def __init__(self, work: Any) -> None:
+        super().__init__()
+        self.work = work
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the GUI thread by run_busy
+            self.error = exc
+
+
+def run_busy(parent: QtWidgets.QWidget, text: str, work: Any, show_after_ms: int = 400) -> None:
+    """Run `work` in a thread while the GUI stays live (a busy dialog appears if it takes a while); re-raises
+    what it raised. The export of a photo whose exemplar fill is not cached yet takes seconds."""
+    job = BusyJob(work)
+    dialog = QtWidgets.QProgressDialog(text, "", 0, 0, parent)
+    dialog.setCancelButton(None)
+    dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(show_after_ms)
+    loop = QtCore.QEventLoop()
+    job.finished.connect(loop.quit)
+    job.start()
+    if not job.isFinished():
+        loop.exec()
+    job.wait()
+    dialog.reset()
+    dialog.deleteLater()
+    if job.error is not None:
+        raise job.error
 
 
 def run_animation_job(parent: QtWidgets.QWidget, job: AnimationJob) -> bool:

@@ -86,6 +86,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.worker.rendered.connect(self._on_rendered)
         self.worker.montageReady.connect(self._on_montage)
         self.worker.pasted.connect(self._on_pasted)
+        self.worker.fillReady.connect(self._on_fill_ready)
         self.worker.failed.connect(self._on_worker_failed)
         self.worker.start()
 
@@ -401,6 +402,10 @@ class MainWindow(QtWidgets.QMainWindow):
             self.last_pasted = image
             self.result_panel.photo.set_image(image)
 
+    def _on_fill_ready(self, photo_id: int, _kind: str) -> None:
+        if photo_id == self._photo_id:
+            self.statusBar().showMessage("Background behind the person filled from the photo (exemplar fill)", 5000)
+
     def _on_result_tab(self, _index: int) -> None:
         if self.result_panel.showing_full_photo and self.last_pasted is None:
             self._request_render()
@@ -669,7 +674,11 @@ class MainWindow(QtWidgets.QMainWindow):
         path = path or self._ask_image_path("Export result")
         if path is None:
             return False
-        return self._export(lambda: exports.write_result_image(Path(path), self.document.photo, result), path)
+        photo, source = self.document.photo, self.document.source_pose
+        person_mask = self.last_outcome.person_mask if self.last_outcome is not None else None
+        return self._export(lambda: exports.run_busy(
+            self, "Composing the photo at full resolution…",
+            lambda: exports.write_result_image(Path(path), photo, source, result, person_mask)), path)
 
     def export_crop(self, path: str | Path | None = None) -> bool:
         result = self._need_result()
@@ -713,8 +722,9 @@ class MainWindow(QtWidgets.QMainWindow):
             path = exports.with_suffix(name, chosen, ".gif")
         keyframes = [doc.source_pose, *doc.keyframes, doc.target_pose]
         try:
+            person_mask = self.last_outcome.person_mask if self.last_outcome is not None else None
             job = exports.AnimationJob(engine, doc.photo, doc.source_pose, keyframes, Path(path),
-                                       frames_per_segment, fps, full_photo)
+                                       frames_per_segment, fps, full_photo, person_mask)
         except ValueError as exc:
             self.error("Cannot export an animation", str(exc))
             return False

@@ -45,6 +45,12 @@ GROUPS: tuple[tuple[str, int, float, tuple[tuple[str, str], ...]], ...] = (
         (("background", "background"), ("foreground", "foreground"), ("foreground_mask", "fg mask"),
          ("output", "output")),
     ),
+    (
+        "The photo at full resolution (shown in the crop's frame): person mask, the hole it leaves, its fill, "
+        "the re-posed photo",
+        2, 0.0,
+        (("person_mask", "person mask"), ("hole", "hole"), ("fill", "fill"), ("photo_result", "photo result")),
+    ),
 )
 
 
@@ -118,7 +124,8 @@ def build_montage(result: Any, tile: int = TILE) -> Montage:
     canvas = _blank_canvas(tile).copy()
     images = tile_images(result, tile)
     for t in tiles:
-        canvas[t.y : t.y + tile, t.x : t.x + tile] = _as_rgb_uint8(images[t.name])
+        if t.name in images:  # the photo tiles come once the photo side is ready
+            canvas[t.y : t.y + tile, t.x : t.x + tile] = _as_rgb_uint8(images[t.name])
     return Montage(canvas, tiles)
 
 
@@ -137,6 +144,8 @@ def tile_stack(result: Any, name: str) -> tuple[np.ndarray, int, list[str]]:
     elif name in ("source_heatmaps", "target_heatmaps"):
         stack = np.asarray(getattr(result, name), dtype=np.float32)
         return stack, 0, list(JOINT_NAMES)
+    elif name not in images:  # a photo tile before the photo side is ready
+        return np.zeros((1, result.crop.size, result.crop.size), np.float32), 0, [f"{name} (not ready)"]
     else:
         return np.asarray(images[name], dtype=np.float32)[None], 0, [name]
     return np.stack([images[n] for n in names]).astype(np.float32), names.index(name), labels

@@ -3,7 +3,10 @@
 The GUI thread only posts requests (a few attribute writes under a lock) and receives results by queued
 signals, so it never waits on the model. While the worker is busy, newer requests overwrite older pending
 ones: a fast drag renders the latest pose, not a backlog. The source stage runs once per photo (or when the
-source pose changes); the full-resolution paste-back runs only when no newer pose is waiting.
+source pose changes). The photo side of the photo-true composite (person mask, part labels, hole, fill) is
+made once per source at a preview resolution; while the full-photo tab is shown every render is composited at
+that resolution. The exemplar fill of the hole runs in a thread of its own (seconds of CPU) and swaps in when
+ready.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
+from poseeditor.engine.photo_fill import FILL_CACHE, fill_key
 from poseeditor.errors import NoModelInstalledError, PoseEditorError
 from poseeditor.skeleton import Pose
 from poseeditor.ui.montage import build_montage
@@ -26,6 +31,9 @@ QUIET_S = 0.05  # no new pose for this long = the drag paused: time for the grid
 # ~15 ms of CPU (~35 ms wall on 2 busy cores) in this thread, right in front of the next render: at 10 Hz it
 # delayed 6 renders in 10 (measured, docs/editor.md). It is always rebuilt as soon as the drag pauses (QUIET_S).
 GRID_DRAG_INTERVAL_S = 1.0
+# The live full-photo composite works on a copy of the photo at most this long (screen resolution); exports
+# compose at the photo's own resolution.
+PREVIEW_MAX_SIDE = 1280
 
 
 def grid_due_while_busy(now: float, last_grid_at: float, busy_since: float,
@@ -48,6 +56,7 @@ class RenderOutcome:
     requested_at: float  # time.perf_counter() when the GUI asked
     rendered_at: float
     timings: dict[str, float] = field(default_factory=dict)
+    person_mask: np.ndarray | None = None  # the detector's (H, W) person mask of the source photo, if any
 
 
 @dataclass
@@ -71,7 +80,8 @@ class RenderWorker(QThread):
     sourceReady = Signal(int, dict)  # photo_id, source-stage timings
     rendered = Signal(object)  # RenderOutcome
     montageReady = Signal(int, int, object)  # request_id, photo_id, Montage of that render's intermediates
-    pasted = Signal(int, object)  # request_id, (H, W, 3) uint8 full-resolution result
+    pasted = Signal(int, object)  # request_id, (h, w, 3) uint8 re-posed photo at preview resolution
+    fillReady = Signal(int, str)  # photo_id, kind of the background fill now used ("exemplar")
     failed = Signal(str)  # one-line message
 
     def __init__(self, model_dir: str | None = None, backend: str = "auto", parent: Any = None) -> None:
@@ -96,6 +106,13 @@ class RenderWorker(QThread):
         self._busy_since: float | None = None  # when the current run of renders (a drag) began
         self._last_rendered: tuple[Any, _RenderRequest, Any] | None = None  # (source state, request, result)
         self._unfinished: tuple[_RenderRequest, Any] | None = None  # last render whose extras are not out yet
+        # The photo side of the composite (preview resolution) for the current source, and its exemplar fill.
+        self._layers: Any = None
+        self._layers_state: Any = None
+        self._person_mask: np.ndarray | None = None
+        self._pasted_request_id = -1
+        self._fill_done: tuple[Any, Future] | None = None
+        self._fill_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poseeditor-fill")
 
     # ---------------------------------------------------------------------------------------- GUI thread API
     def set_source(self, photo_id: int, photo: np.ndarray, pose: Pose) -> None:
@@ -133,7 +150,7 @@ class RenderWorker(QThread):
 
     # ------------------------------------------------------------------------------------------ worker thread
     def _has_work(self) -> bool:
-        return bool(self._stopping or self._reload or self._source or self._render)
+        return bool(self._stopping or self._reload or self._source or self._render or self._fill_done)
 
     def run(self) -> None:
         while True:
@@ -152,7 +169,9 @@ class RenderWorker(QThread):
                         self._busy_since = None  # the poses paused: the next render starts a new run
                         break
                 if self._stopping:
+                    self._fill_pool.shutdown(wait=False, cancel_futures=True)
                     return
+                fill_done, self._fill_done = self._fill_done, None
                 reload, self._reload = self._reload, False
                 source, self._source = self._source, None
                 render = None
@@ -161,6 +180,8 @@ class RenderWorker(QThread):
                 if reload or source:
                     self._unfinished = None
             try:
+                if fill_done:
+                    self._apply_fill(*fill_done)
                 if finish:
                     self._finish(*finish)
                 if reload:
@@ -196,6 +217,7 @@ class RenderWorker(QThread):
     def _prepare(self, request: _SourceRequest) -> None:
         self._state_photo, self._state_photo_id, self._state_pose = request.photo, request.photo_id, request.pose
         self._state = None
+        self._layers = self._layers_state = self._person_mask = None
         if self.engine is None:
             return
         self._state = self.engine.prepare_source(request.photo, request.pose)
@@ -226,8 +248,13 @@ class RenderWorker(QThread):
             requested_at=request.requested_at,
             rendered_at=time.perf_counter(),
             timings=dict(result.timings),
+            person_mask=self._person_mask,
         )
         self.rendered.emit(outcome)
+        with self._lock:
+            want_paste = self._want_paste
+        if want_paste:  # the full-photo tab is shown: it follows the drag at preview resolution
+            self._emit_pasted(request, result)
         # The result goes out first. While poses keep coming the grid is rebuilt at most every GRID_DRAG_INTERVAL_S;
         # the last render's grid and its full-resolution paste-back come once the poses stop (`run`).
         if grid_due_while_busy(time.perf_counter(), self._montage_at, self._busy_since):
@@ -241,11 +268,65 @@ class RenderWorker(QThread):
         self.montageReady.emit(request.request_id, request.photo_id, build_montage(result))
 
     def _finish(self, request: _RenderRequest, result: Any) -> None:
+        """The drag paused: the full-photo composite (also when its tab is hidden: the grid shows its person mask,
+        hole and fill) and the grid of this render."""
         if request.photo_id != self._state_photo_id or self._state is None:
             return
-        if self._montage_request_id != request.request_id:
+        fresh_photo_side = self._pasted_request_id != request.request_id
+        if fresh_photo_side:
+            self._emit_pasted(request, result)
+        if fresh_photo_side or self._montage_request_id != request.request_id:
             self._emit_montage(request, result)
+
+    # ------------------------------------------------------------------------------------ the photo composite
+    def _photo_layers(self) -> Any:
+        """The photo side of the composite for the current source (made on first use: after the first render, so
+        opening a photo shows the crop first). Starts the exemplar fill when the cache does not have it."""
+        if self._layers is not None and self._layers_state is self._state:
+            return self._layers
+        photo, pose = self._state_photo, self._state_pose
+        assert photo is not None and pose is not None
+        try:
+            from poseeditor.detector import person_mask
+
+            self._person_mask = person_mask(photo, pose)
+        except (ImportError, PoseEditorError):
+            self._person_mask = None  # no detector, or nobody found: the network's own person/background split
+        layers = self.engine.prepare_photo(photo, self._state, self._person_mask, max_side=PREVIEW_MAX_SIDE)
+        cached = FILL_CACHE.get(fill_key(layers.photo, layers.hole))
+        if cached is not None:
+            layers = layers.with_fill(cached)
+        else:
+            future = self._fill_pool.submit(FILL_CACHE.fill, layers.photo, layers.hole)
+            future.add_done_callback(lambda done, made_for=layers: self._fill_finished(made_for, done))
+        self._layers, self._layers_state = layers, self._state
+        return layers
+
+    def _fill_finished(self, layers: Any, future: Future) -> None:  # in the fill thread
+        with self._lock:
+            self._fill_done = (layers, future)
+            self._lock.notify()
+
+    def _apply_fill(self, layers: Any, future: Future) -> None:
+        if layers is not self._layers or future.cancelled():
+            return  # a fill of a photo or source that is no longer current
+        try:
+            fill = future.result()
+        except Exception as exc:  # noqa: BLE001 - keep the fast fill; say why
+            self.failed.emit(f"background fill failed ({type(exc).__name__}: {exc}); using the fast fill")
+            return
+        self._layers = layers.with_fill(fill)
+        self.fillReady.emit(self._state_photo_id, "exemplar")
+        last = self._last_rendered
         with self._lock:
             want_paste = self._want_paste
-        if want_paste and self._state_photo is not None:
-            self.pasted.emit(request.request_id, self.engine.paste_back(self._state_photo, self._state, result))
+        if last is not None and last[0] is self._state:
+            if want_paste:
+                self._emit_pasted(last[1], last[2])
+            self._emit_montage(last[1], last[2])
+
+    def _emit_pasted(self, request: _RenderRequest, result: Any) -> None:
+        composite = self.engine.compose_photo(self._photo_layers(), result)
+        result.photo_intermediates = self._layers.intermediates(composite.image)
+        self._pasted_request_id = request.request_id
+        self.pasted.emit(request.request_id, composite.image)

@@ -7,8 +7,10 @@ Rows, in one run on the same pairs:
 - warp_only_crop: the crop-level no-learning warp (trainer.baselines.warp_only) pasted back the same way;
 - warp_fullres:   the no-learning warp at the photo's resolution: the detector's person mask, each person pixel
                   to its nearest bone, per-part similarity in photo pixels, exemplar fill; no network output;
-- photo_true:     the editor's composite: the same parts, assigned by the source network's part masks, and the
-                  target network's generated RGB where no part lands.
+- photo_true:     the editor's composite (the engine's own settings): parts assigned as model.json says
+                  (nearest bone by default), the target network's generated RGB in the gaps inside the new
+                  silhouette;
+- photo_true_net_parts: the same with each person pixel assigned by the source network's part masks.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from poseeditor.errors import PoseEditorError
 from poseeditor.skeleton import Pose
 from trainer.photo_metrics import grow, person_region_from_joints, photo_metrics, region_box
 
-ROWS = ("identity", "release", "warp_only_crop", "warp_fullres", "photo_true")
+ROWS = ("identity", "release", "warp_only_crop", "warp_fullres", "photo_true", "photo_true_net_parts")
 METRICS = ("lpips", "edit_l1", "edit_ssim", "vacated_l1", "sharpness")
 
 
@@ -80,7 +82,8 @@ def render_rows(engine: Engine, frame: Frame, target: Pose, layers: dict[str, Ph
     crop_result = dataclasses.replace(result, output=baseline["output"], mask=baseline["mask"])
     out["warp_only_crop"] = engine.paste_back(frame.photo, state, crop_result)
     out["warp_fullres"] = Engine.compose_photo(layers["nearest"], result, generated=False).image
-    out["photo_true"] = engine.compose_photo(layers["network"], result).image
+    out["photo_true"] = engine.compose_photo(layers[engine.assignment], result).image
+    out["photo_true_net_parts"] = engine.compose_photo(layers["network"], result).image
     return out
 
 
@@ -88,7 +91,7 @@ def source_layers(engine: Engine, frame: Frame) -> dict[str, PhotoLayers]:
     """The photo side of both full-resolution rows for one source frame, with the exemplar fill (cached)."""
     state = engine.prepare_source(frame.photo, frame.pose)
     layers = {}
-    for assignment in ("network", "nearest"):
+    for assignment in {"network", "nearest", engine.assignment}:
         prepared = engine.prepare_photo(frame.photo, state, person_mask=frame.detector_mask, assignment=assignment)
         layers[assignment] = prepared.with_fill(FILL_CACHE.fill(prepared.photo, prepared.hole))
     return layers

@@ -14,7 +14,14 @@ import numpy as np
 from poseeditor.engine.backends import Backend, make_backend
 from poseeditor.engine.inpaint import inpaint_background, person_region_from_prior
 from poseeditor.engine.model_files import ModelFiles, find_model
-from poseeditor.engine.photo_composite import PhotoComposite, PhotoLayers, compose_photo, prepare_photo
+from poseeditor.engine.photo_composite import (
+    ASSIGNMENTS,
+    DEFAULT_ASSIGNMENT,
+    PhotoComposite,
+    PhotoLayers,
+    compose_photo,
+    prepare_photo,
+)
 from poseeditor.engine.photo_fill import FILL_CACHE, FillCache
 from poseeditor.engine.warp import premultiplied_layers, warp_layers
 from poseeditor.errors import PoseEditorError
@@ -79,6 +86,8 @@ class RenderResult:
     transforms: np.ndarray  # (10,2,3) target crop pixel -> source crop pixel
     target_xy: np.ndarray  # (14,2) crop pixels
     timings: dict[str, float]
+    target_visible: np.ndarray | None = None  # (14,) bool
+    assignment: str = DEFAULT_ASSIGNMENT  # how the photo's person pixels are split into parts (Engine.assignment)
     # The photo side of the composite in the crop's frame (person mask, hole, fill, photo result), when made.
     photo_intermediates: dict[str, np.ndarray] | None = None
 
@@ -134,6 +143,12 @@ class Engine:
         self.background_mode = background or recommended
         if self.background_mode not in BACKGROUND_MODES:
             raise PoseEditorError(f"background must be one of {BACKGROUND_MODES}; got {self.background_mode!r}")
+        # Which body part each person pixel of the photo belongs to: "nearest" bone unless the model's card says
+        # its own part masks measure better (`inference.assignment`; docs/photo_composite.md).
+        self.assignment = files.meta.get("inference", {}).get("assignment", DEFAULT_ASSIGNMENT)
+        if self.assignment not in ASSIGNMENTS:
+            raise PoseEditorError(f"{files.folder}/model.json: inference.assignment must be one of {ASSIGNMENTS}, "
+                                  f"not {self.assignment!r}")
 
     @property
     def info(self) -> dict[str, object]:
@@ -143,6 +158,7 @@ class Engine:
             "size": self.size,
             "config": self.files.name,
             "background": self.background_mode,
+            "assignment": self.assignment,
             "model": str(self.files.folder),
         }
 
@@ -230,14 +246,16 @@ class Engine:
             transforms=transforms,
             target_xy=target_xy,
             timings=timings,
+            target_visible=np.asarray(target_pose.visible, bool),
+            assignment=self.assignment,
         )
 
     # ------------------------------------------------------------------------------------------ the photo
     def prepare_photo(self, photo: np.ndarray, state: SourceState, person_mask: np.ndarray | None = None,
-                      max_side: int | None = None, assignment: str = "network") -> PhotoLayers:
+                      max_side: int | None = None, assignment: str | None = None) -> PhotoLayers:
         """The source side of the photo-true composite (once per photo and source pose; see photo_composite)."""
         return prepare_photo(photo, state.crop, state.part_masks, state.source_pose.xy, state.source_pose.visible,
-                             person_mask=person_mask, max_side=max_side, assignment=assignment)
+                             person_mask=person_mask, max_side=max_side, assignment=assignment or self.assignment)
 
     @staticmethod
     def compose_photo(layers: PhotoLayers, result: RenderResult, generated: bool = True) -> PhotoComposite:
@@ -245,7 +263,8 @@ class Engine:
         (`generated=False`: none at all, the no-learning warp)."""
         if not generated:
             return compose_photo(layers, result.transforms)
-        return compose_photo(layers, result.transforms, result.foreground, result.mask)
+        return compose_photo(layers, result.transforms, result.foreground, result.mask, result.target_xy,
+                             result.target_visible)
 
     def paste_back(self, photo: np.ndarray, state: SourceState, result: RenderResult) -> np.ndarray:
         """The first release's result: the 256² output upscaled into the photo (kept as the evaluation's baseline)."""
@@ -293,10 +312,12 @@ def paste_back(photo: np.ndarray, source_background_mask: np.ndarray, result: Re
 
 
 def full_resolution_layers(photo: np.ndarray, source_pose: Pose, crop: Crop, part_masks: np.ndarray,
-                           person_mask: np.ndarray | None, fill_cache: FillCache = FILL_CACHE) -> PhotoLayers:
+                           person_mask: np.ndarray | None, assignment: str = DEFAULT_ASSIGNMENT,
+                           fill_cache: FillCache = FILL_CACHE) -> PhotoLayers:
     """The photo side of the composite at the photo's own resolution with the exemplar fill (from the cache
     when the editor already made it; computed here otherwise, ~1–3 s)."""
-    layers = prepare_photo(photo, crop, part_masks, source_pose.xy, source_pose.visible, person_mask=person_mask)
+    layers = prepare_photo(photo, crop, part_masks, source_pose.xy, source_pose.visible, person_mask=person_mask,
+                           assignment=assignment)
     return layers.with_fill(fill_cache.fill(layers.photo, layers.hole))
 
 
@@ -304,8 +325,9 @@ def photo_result(photo: np.ndarray, source_pose: Pose, result: RenderResult, per
                  layers: PhotoLayers | None = None) -> np.ndarray:
     """The re-posed photo at its own resolution (what every export writes). `layers`: reuse these (an animation
     composes many poses of one photo)."""
-    layers = layers or full_resolution_layers(photo, source_pose, result.crop, result.part_masks, person_mask)
-    return compose_photo(layers, result.transforms, result.foreground, result.mask).image
+    layers = layers or full_resolution_layers(photo, source_pose, result.crop, result.part_masks, person_mask,
+                                              result.assignment)
+    return Engine.compose_photo(layers, result).image
 
 
 def load_engine(

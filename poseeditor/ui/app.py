@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot-timeout", type=float, default=120.0, metavar="S",
                    help="with --screenshot: give up waiting for the render after S seconds")
     p.add_argument("--size", default="1500x950", help="window size WxH")
+    p.add_argument("--result-tab", choices=("crop", "photo"), default="crop",
+                   help="with --screenshot: show the re-posed crop or the whole photo (waits for the exemplar fill)")
     p.add_argument("--no-recovery", action="store_true", help="neither autosave nor offer crash recovery")
     return p
 
@@ -61,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 window.shutdown()
                 return 2
     if screenshot:
-        return _take_screenshot(window, Path(screenshot), args.screenshot_timeout)
+        return _take_screenshot(window, Path(screenshot), args.screenshot_timeout, args.result_tab == "photo")
     code = app.exec()
     window.shutdown()
     return int(code)
@@ -83,8 +85,9 @@ def _open_with_poses(window: object, photo_path: Path, source: str | None, targe
     return window.open_photo(photo_path, source_pose, target_pose, photo=photo)
 
 
-def _take_screenshot(window: object, out: Path, timeout_s: float) -> int:
-    """Wait for the first displayed render (or the news that there is no model), then grab the window."""
+def _take_screenshot(window: object, out: Path, timeout_s: float, full_photo: bool = False) -> int:
+    """Wait for the first displayed render (or the news that there is no model), then grab the window. With
+    `full_photo`, the full-photo tab is shown and the grab waits for the exemplar fill to be composited."""
     from PySide6 import QtCore as qc
 
     state = {"done": False}
@@ -99,10 +102,13 @@ def _take_screenshot(window: object, out: Path, timeout_s: float) -> int:
         # Let the paste-back and the repaint land before grabbing.
         qc.QTimer.singleShot(1500, finish)
 
-    window.resultShown.connect(on_shown)  # type: ignore[attr-defined]
+    if full_photo:
+        window.worker.fillReady.connect(lambda *_: qc.QTimer.singleShot(1500, finish))  # type: ignore[attr-defined]
+    else:
+        window.resultShown.connect(on_shown)  # type: ignore[attr-defined]
     qc.QTimer.singleShot(int(timeout_s * 1000), finish)
     if window.document.has_photo:  # type: ignore[attr-defined]
-        window.result_panel.tabs.setCurrentIndex(0)  # type: ignore[attr-defined]
+        window.result_panel.tabs.setCurrentIndex(1 if full_photo else 0)  # type: ignore[attr-defined]
         loop.exec()
     else:
         qc.QTimer.singleShot(500, finish)

@@ -79,7 +79,8 @@ class AnimationJob(QtCore.QThread):
         state = self.engine.prepare_source(self.photo, self.source)
         layers = None
         if self.full_photo:  # the photo side once (person mask, parts, fill); each frame only composes
-            layers = full_resolution_layers(self.photo, self.source, state.crop, state.part_masks, self.person_mask)
+            layers = full_resolution_layers(self.photo, self.source, state.crop, state.part_masks, self.person_mask,
+                                            self.engine.assignment)
         for pose in self.poses:
             result = self.engine.render(state, pose)
             if layers is not None:

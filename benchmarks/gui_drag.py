@@ -50,7 +50,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float, pace: str = "timer") -> dict:
+def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float, pace: str = "timer",
+        result_tab: str = "crop") -> dict:
     import pyqtgraph as pg
     from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 
@@ -65,6 +66,8 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float,
     window.show()
     image = load_image(photo)
     source = load_pose(pose_file, image_size=(image.shape[1], image.shape[0])) if pose_file else None
+    if result_tab == "photo":  # the full-photo tab: every render is also composited at preview resolution
+        window.result_panel.tabs.setCurrentIndex(1)
     if not window.open_photo(photo, source_pose=source, photo=image):
         raise SystemExit("could not open the photo")
     deadline = time.perf_counter() + 120
@@ -190,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="timer: the GUI thread sleeps in its event loop between mouse reports (as in the app); "
                              "spin: the old driver, polling processEvents between reports (keeps a core busy)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--result-tab", choices=("crop", "photo"), default="crop",
+                        help="which result tab is shown while dragging (photo: the live full-photo composite)")
     args = parser.parse_args(argv)
 
     from poseeditor.image_io import atomic_write_text
@@ -200,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     pose = pose if pose.is_file() else None
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or str(build_random_model(Path(tmp) / "model", args.config, args.size))
-        report = run(model, photo, pose, args.events, args.hz, args.pace)
+        report = run(model, photo, pose, args.events, args.hz, args.pace, args.result_tab)
     width = max(len(k) for k in report)
     for key, value in report.items():
         print(f"{key:<{width}}  {value}")

@@ -103,7 +103,7 @@ def test_session_round_trip_in_the_document(document, person_photo, standing_pos
 def test_montage_layout_and_tile_lookup():
     (height, width), tiles, _ = montage_layout()
     names = [t.name for t in tiles]
-    assert len(names) == 11 + 10 + 7
+    assert len(names) == 11 + 10 + 7 + 4  # source stage, warped layers, inputs + target stage, the photo side
     assert len({(t.x, t.y) for t in tiles}) == len(tiles)  # no two tiles overlap in place
     assert len(set(names)) == len(names)
     for tile in tiles:

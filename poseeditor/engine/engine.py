@@ -317,7 +317,9 @@ def full_resolution_layers(photo: np.ndarray, source_pose: Pose, crop: Crop, par
     """The photo side of the composite at the photo's own resolution with the exemplar fill (from the cache
     when the editor already made it; computed here otherwise, ~1–3 s)."""
     layers = prepare_photo(photo, crop, part_masks, source_pose.xy, source_pose.visible, person_mask=person_mask,
-                           assignment=assignment)
+                           assignment=assignment, fill_cache=fill_cache)
+    if layers.fill_kind == "exemplar":
+        return layers
     return layers.with_fill(fill_cache.fill(layers.photo, layers.hole))
 
 

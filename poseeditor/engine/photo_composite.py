@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from poseeditor.engine.person_mask import person_mask_from_network, refine_person_mask
-from poseeditor.engine.photo_fill import fast_fill, hole_from_alpha
+from poseeditor.engine.photo_fill import FillCache, fast_fill, fill_key, hole_from_alpha, hole_reach
 from poseeditor.errors import PoseEditorError
 from poseeditor.geometry import Crop, apply_affine, compose_affine, invert_affine
 from poseeditor.skeleton import LIMBS, NUM_LIMBS, Pose
@@ -225,10 +225,12 @@ def prepare_photo(
     person_mask: np.ndarray | None = None,
     max_side: int | None = None,
     assignment: str = DEFAULT_ASSIGNMENT,
+    fill_cache: FillCache | None = None,
 ) -> PhotoLayers:
     """The source side of the composite. `part_masks`: the source stage's (11,S,S); `person_mask`: a soft (H,W)
     person probability at the photo's size (the detector's), or None to use the network's background channel;
-    `max_side`: work on a copy reduced to this long side (the live view), None for full resolution."""
+    `max_side`: work on a copy reduced to this long side (the live view), None for full resolution;
+    `fill_cache`: take the exemplar fill from it when it has this hole's (else the fast fill)."""
     if assignment not in ASSIGNMENTS:
         raise PoseEditorError(f"assignment must be one of {ASSIGNMENTS}; got {assignment!r}")
     h, w = photo.shape[:2]
@@ -240,7 +242,6 @@ def prepare_photo(
     else:
         size, work = (w, h), photo
     work_to_crop = compose_affine(crop.matrix, invert_affine(to_work))
-    full_box = (0, 0, size[0], size[1])
 
     mask_source = "network"
     soft: np.ndarray | None = None
@@ -256,7 +257,11 @@ def prepare_photo(
         soft = person_mask_from_network(part_masks, work_to_crop, size)
     alpha = refine_person_mask(work, soft)
 
+    # Everything below works on the person's region (grown by the hole's reach): at 4K the photo is 8 MP and the
+    # person a fraction of it.
     labels = np.full(alpha.shape, -1, np.int8)
+    hole = np.zeros(alpha.shape, np.uint8)
+    part_boxes: tuple[tuple[int, int, int, int] | None, ...] = (None,) * NUM_LIMBS
     box = _box_of(alpha > LABEL_ALPHA, pad=2)
     if box is not None:
         x0, y0, x1, y1 = box
@@ -266,8 +271,8 @@ def prepare_photo(
                                                 within_reach=assignment == "nearest_reach")
         else:
             # Running arg-max over the limb channels mapped into the region (never all ten planes at once: a 4K
-            # person would need ~0.5 GB).
-            # A limb takes only pixels within its reach of its bone (LIMB_REACH); the rest go to torso or head.
+            # person would need ~0.5 GB). A limb takes only pixels within its reach of its bone (LIMB_REACH); the
+            # rest go to torso or head.
             joints_work = apply_affine(to_work, source_xy_photo)
             visible = np.asarray(source_visible, bool)
             best = np.full((y1 - y0, x1 - x0), -1.0, np.float32)
@@ -281,15 +286,26 @@ def prepare_photo(
                 best[better] = prob[better]
                 region_labels[better] = part
         person = alpha[y0:y1, x0:x1] > LABEL_ALPHA
-        labels[y0:y1, x0:x1] = np.where(person, region_labels, -1)
-    part_boxes = tuple(_box_of(labels == part, pad=1) for part in range(NUM_LIMBS))
-    hole = hole_from_alpha(alpha)
-    del full_box
+        region_labels = np.where(person, region_labels, -1).astype(np.int8)
+        labels[y0:y1, x0:x1] = region_labels
+        part_boxes = tuple(_shifted(_box_of(region_labels == part, pad=1), x0, y0, size)
+                           for part in range(NUM_LIMBS))
+        reach = hole_reach(alpha.shape) + 1
+        hx0, hy0, hx1, hy1 = max(0, x0 - reach), max(0, y0 - reach), min(size[0], x1 + reach), min(size[1], y1 + reach)
+        hole[hy0:hy1, hx0:hx1] = hole_from_alpha(alpha[hy0:hy1, hx0:hx1], reach - 1)
+    cached = fill_cache.get(fill_key(work, hole)) if fill_cache is not None else None
     return PhotoLayers(
         photo=np.ascontiguousarray(work), to_work=to_work, crop=crop, alpha=alpha, labels=labels,
-        part_boxes=part_boxes, hole=hole, fill=fast_fill(work, hole), fill_kind="fast",
-        mask_source=mask_source, assignment=assignment,
+        part_boxes=part_boxes, hole=hole, fill=cached if cached is not None else fast_fill(work, hole),
+        fill_kind="exemplar" if cached is not None else "fast", mask_source=mask_source, assignment=assignment,
     )
+
+
+def _shifted(box: tuple[int, int, int, int] | None, dx: int, dy: int,
+             size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    if box is None:
+        return None
+    return box[0] + dx, box[1] + dy, min(size[0], box[2] + dx), min(size[1], box[3] + dy)
 
 
 HOLE_MIN_PEAK = 0.5  # a detector mask that never reaches this found no person

@@ -27,11 +27,15 @@ FAST_BUDGET_PX = 120_000
 PATCH_RADIUS = 3  # pypatchmatch's patch_size (a radius): 7 failed on a beach, 3 continued every structure tried
 
 
-def hole_from_alpha(alpha: np.ndarray) -> np.ndarray:
-    """(H,W) uint8 0/255: the person (alpha > HOLE_ALPHA) grown by a few pixels (≈0.5 % of the photo's size), so
-    the detector's soft edge and the photo's colour bleed at the silhouette go with the person."""
-    h, w = alpha.shape
-    grow = max(3, round(max(h, w) * 0.005))
+def hole_reach(shape: tuple[int, int]) -> int:
+    """How far the hole reaches beyond the person: ≈0.5 % of the photo's long side, at least 3 px."""
+    return max(3, round(max(shape) * 0.005))
+
+
+def hole_from_alpha(alpha: np.ndarray, grow: int | None = None) -> np.ndarray:
+    """(H,W) uint8 0/255: the person (alpha > HOLE_ALPHA) grown by `grow` pixels (default `hole_reach`), so the
+    detector's soft edge and the photo's colour bleed at the silhouette go with the person."""
+    grow = hole_reach(alpha.shape) if grow is None else grow
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
     return cv2.dilate((alpha > HOLE_ALPHA).astype(np.uint8) * 255, kernel)
 

@@ -20,8 +20,12 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 80_000_000  # ~ a 10k×8k photo; anything larger is refused before it is decoded
 
 
-def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """The photo as an (H, W, 3) uint8 RGB array, upright per its EXIF orientation."""
+def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, reduce: int = 1) -> np.ndarray:
+    """The photo as an (H, W, 3) uint8 RGB array, upright per its EXIF orientation.
+
+    `reduce` ∈ {1, 2, 4, 8} lets libjpeg decode a JPEG at 1/reduce size (ceil(W/reduce) × ceil(H/reduce); the same
+    pixels as OpenCV's IMREAD_REDUCED_COLOR_*); other formats ignore it. Truncated files are errors, never partly
+    grey images (PIL raises where OpenCV only warns)."""
     path = Path(path)
     if not path.exists():
         raise ImageError(f"{path}: no such file")
@@ -37,6 +41,8 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> np
                         f"{path}: {w}×{h} = {w * h / 1e6:.0f} megapixels is over the limit of "
                         f"{max_pixels / 1e6:.0f} megapixels"
                     )
+                if reduce > 1:
+                    im.draft(None, (max(1, w // reduce), max(1, h // reduce)))
                 im = ImageOps.exif_transpose(im)
                 return _to_rgb8(im)
     except ImageError:
@@ -47,6 +53,30 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> np
         raise ImageError(f"{path}: not an image file this program can read") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
+
+
+def image_size(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) read from the file's header without decoding it; ImageError when the file is not an image
+    or is over the pixel limit (a decompression bomb is refused before a byte of it is inflated)."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{path}: image too large ({exc})") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file this program can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
+    if w * h > max_pixels:
+        raise ImageError(
+            f"{path}: {w}×{h} = {w * h / 1e6:.0f} megapixels is over the limit of {max_pixels / 1e6:.0f} megapixels"
+        )
+    return w, h
 
 
 def _to_rgb8(im: Image.Image) -> np.ndarray:

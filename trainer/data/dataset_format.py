@@ -17,10 +17,9 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image
 
-from poseeditor.errors import PoseEditorError
-from poseeditor.image_io import atomic_write_text, save_image
+from poseeditor.errors import ImageError, PoseEditorError
+from poseeditor.image_io import atomic_write_text, image_size, load_image, save_image
 from poseeditor.skeleton import NUM_JOINTS, Pose
 
 FORMAT_NAME = "poseeditor-dataset"
@@ -106,20 +105,23 @@ class VideoRecord:
 
 # ------------------------------------------------------------------------------------------------ pixels
 def read_rgb(path: Path, reduce: int = 1) -> np.ndarray:
-    """An image file as RGB uint8; `reduce` ∈ {1, 2, 4, 8} lets libjpeg decode at 1/reduce size (much faster)."""
-    flags = {
-        1: cv2.IMREAD_COLOR,
-        2: cv2.IMREAD_REDUCED_COLOR_2,
-        4: cv2.IMREAD_REDUCED_COLOR_4,
-        8: cv2.IMREAD_REDUCED_COLOR_8,
-    }[reduce]
-    bgr = cv2.imread(str(path), flags)
-    if bgr is None:
-        raise DatasetError(f"{path}: missing or not a readable image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    """An image file as RGB uint8; `reduce` ∈ {1, 2, 4, 8} lets libjpeg decode at 1/reduce size (much faster).
+
+    The editor's reader (`poseeditor.image_io.load_image`): its pixel limit, truncated files refused (OpenCV
+    decoded them silently with a grey bottom), EXIF orientation applied (as cv2.IMREAD_COLOR did)."""
+    try:
+        return load_image(path, reduce=reduce)
+    except ImageError as exc:
+        raise DatasetError(str(exc)) from None
 
 
 def read_grey(path: Path) -> np.ndarray:
+    """A label map or mask as (H, W) uint8 (the first channel of a colour file). The header is checked against
+    the editor's pixel limit before anything is decoded."""
+    try:
+        image_size(path)
+    except ImageError as exc:
+        raise DatasetError(str(exc)) from None
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise DatasetError(f"{path}: missing or not a readable image")
@@ -169,6 +171,8 @@ def read_video_json(root: Path, info_path: Path) -> VideoRecord:
     frames = data["frames"]
     if not frames:
         raise DatasetError(f"{info_path}: the video has no frames")
+    if Path(name).name != name or name in ("", ".", ".."):
+        raise DatasetError(f"{info_path}: the video name {name!r} is not a plain name")
     frame_dir = root / "frames" / name
     n = len(frames)
     joints = np.zeros((n, NUM_JOINTS, 2))
@@ -194,8 +198,9 @@ def read_video_json(root: Path, info_path: Path) -> VideoRecord:
         joints[k][~np.isfinite(joints[k])] = 0.0
         box = frame.get("box")
         boxes[k] = _box_or_from_joints(box, joints[k], visible[k], where)
-        paths.append(frame_dir / str(frame["file"]))
-        stem = Path(str(frame["file"])).stem
+        file = _frame_file(frame["file"], where)
+        paths.append(frame_dir / file)
+        stem = file.stem
         part = root / "parts" / name / f"{stem}.png"
         mask = root / "masks" / name / f"{stem}.png"
         parts.append(part if part.exists() else None)
@@ -217,6 +222,19 @@ def read_video_json(root: Path, info_path: Path) -> VideoRecord:
         group=str(data.get("group", "")),
         extra={k: v for k, v in data.items() if k not in ("video", "width", "height", "frames", "source", "group")},
     )
+
+
+def _frame_file(value: Any, where: str) -> Path:
+    """A frame's "file" as a path relative to its video's frame folder. Absolute paths and ".." are refused: an
+    info file must never make the trainer read (and train on, and show in sample sheets) files outside the
+    dataset. Symlinks the dataset's owner put inside the folder are theirs to make and are followed."""
+    if not isinstance(value, str) or not value or "\0" in value:
+        raise DatasetError(f'{where}: "file" must be a non-empty file name, got {value!r}')
+    file = Path(value)
+    if file.is_absolute() or file.drive or ".." in file.parts or not file.parts or file.name in ("", "."):
+        raise DatasetError(f'{where}: "file" {value!r} is not inside the video\'s frame folder (absolute paths and '
+                           f'".." are refused)')
+    return file
 
 
 def _box_or_from_joints(box: Any, joints: np.ndarray, visible: np.ndarray, where: str) -> np.ndarray:
@@ -272,8 +290,10 @@ def read_video_mat(root: Path, info_path: Path, single_video: bool) -> VideoReco
     if missing:
         raise DatasetError(f"{frame_dir}: {len(missing)} of {n} frames missing (first: {missing[0]}.jpg)")
     paths = [numbered[k] for k in range(1, n + 1)]
-    with Image.open(paths[0]) as im:
-        width, height = im.size
+    try:
+        width, height = image_size(paths[0])
+    except ImageError as exc:
+        raise DatasetError(str(exc)) from None
     finite = np.isfinite(joints).all(axis=2)
     # The paper's files have no visibility flags; out-of-frame or missing coordinates mean "not visible" here.
     inside = (

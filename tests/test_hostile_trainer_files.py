@@ -1,0 +1,117 @@
+"""Hostile and broken files fed to the trainer (issue 12, items 10-12): decompression bombs, truncated JPEGs,
+corrupt frames in the middle of a run and of a resume, info files pointing outside their dataset.
+
+Every file here is made by the test, small on disk."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from poseeditor.image_io import MAX_PIXELS
+from trainer.data.dataset_format import DatasetError, read_dataset, read_grey, read_rgb
+
+
+def bomb_png(path: Path, side: int = 9000) -> Path:
+    """A valid 1-bit PNG of side×side pixels (81 MP at 9000, just over the editor's limit) that is ~10 KB on disk:
+    rows of zeros compress ~1000:1. Decoded to RGB it would take side²·3 bytes."""
+    assert side * side > MAX_PIXELS
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = b"\x00" * (1 + (side + 7) // 8)  # filter byte + packed bits
+    packer = zlib.compressobj(9)
+    body = b"".join(packer.compress(row * 500) for _ in range(side // 500)) + packer.compress(row * (side % 500))
+    body += packer.flush()
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    assert path.stat().st_size < 100_000
+    return path
+
+
+def truncated_jpeg(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(path, quality=90)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+# ------------------------------------------------------------------------------------------ item 11: readers
+def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path):
+    bomb = bomb_png(tmp_path / "bomb.png")
+    with pytest.raises(DatasetError, match="megapixels"):
+        read_rgb(bomb)
+    with pytest.raises(DatasetError, match="megapixels"):
+        read_rgb(bomb, reduce=8)
+    with pytest.raises(DatasetError, match="megapixels"):
+        read_grey(bomb)  # part maps and masks too
+
+
+def test_a_truncated_jpeg_is_refused_not_read_half_grey(tmp_path):
+    with pytest.raises(DatasetError, match="truncated"):
+        read_rgb(truncated_jpeg(tmp_path / "t.jpg"))
+    with pytest.raises(DatasetError, match="truncated"):
+        read_rgb(truncated_jpeg(tmp_path / "t2.jpg"), reduce=2)
+
+
+def test_reduced_jpeg_decode_matches_opencv(tmp_path):
+    """The switch from cv2.imread to the editor's reader keeps the pixels (and sizes) the trainer saw before."""
+    import cv2
+
+    rng = np.random.default_rng(1)
+    img = cv2.GaussianBlur(rng.integers(0, 255, (203, 301, 3), dtype=np.uint8), (0, 0), 2)
+    cv2.imwrite(str(tmp_path / "f.jpg"), img)
+    flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+             8: cv2.IMREAD_REDUCED_COLOR_8}
+    for reduce, flag in flags.items():
+        ours = read_rgb(tmp_path / "f.jpg", reduce)
+        theirs = cv2.cvtColor(cv2.imread(str(tmp_path / "f.jpg"), flag), cv2.COLOR_BGR2RGB)
+        assert ours.shape == theirs.shape
+        assert np.abs(ours.astype(int) - theirs).max() <= 1, reduce
+
+
+# ------------------------------------------------------------------------------------------ item 12: paths
+def _one_video_dataset(root: Path, file: str) -> None:
+    (root / "frames" / "v").mkdir(parents=True)
+    (root / "info").mkdir()
+    Image.fromarray(np.zeros((64, 48, 3), np.uint8)).save(root / "frames" / "v" / "00000.png")
+    joints = [[10 + i, 10 + 2 * i, 1] for i in range(14)]
+    info = {"video": "v", "width": 48, "height": 64,
+            "frames": [{"file": "00000.png", "joints": joints}, {"file": file, "joints": joints}]}
+    (root / "info" / "v.json").write_text(json.dumps(info))
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "deep_dotdot", "inner_dotdot"])
+def test_info_file_frames_must_stay_inside_the_dataset(tmp_path, kind):
+    outside = tmp_path / "outside.png"  # exists, so only the path check can refuse it
+    Image.fromarray(np.full((64, 48, 3), 200, np.uint8)).save(outside)
+    root = tmp_path / "ds"
+    file = {
+        "dotdot": "../../../outside.png",
+        "absolute": str(outside),
+        "deep_dotdot": "../" * 40 + str(outside).lstrip("/"),
+        "inner_dotdot": "sub/../../../../outside.png",
+    }[kind]
+    assert (root / "frames" / "v" / file).resolve() == outside.resolve()
+    _one_video_dataset(root, file)
+    with pytest.raises(DatasetError, match="not inside the video's frame folder"):
+        read_dataset(root)
+
+
+def test_info_file_frame_names_that_are_not_files_are_refused(tmp_path):
+    for i, bad in enumerate(["", ".", 5, None]):
+        root = tmp_path / f"ds{i}"
+        _one_video_dataset(root, bad)  # type: ignore[arg-type]
+        with pytest.raises(DatasetError, match='"file"'):
+            read_dataset(root)
+    ok = tmp_path / "ok"
+    _one_video_dataset(ok, "00000.png")
+    assert len(read_dataset(ok)[0]) == 2

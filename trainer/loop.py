@@ -42,7 +42,7 @@ from trainer.distributed import DistInfo, barrier, init_distributed, mean_over_r
 
 LOG_COLUMNS = (
     "step", "elapsed_s", "samples_per_s", "data_wait", "phase", "total", "l1", "ssim", "ms_ssim", "vgg", "part_ce", "mask_bce",
-    "background", "gan", "feature_matching", "d_loss",
+    "background", "gan", "feature_matching", "d_loss", "skipped_frames",
 )  # fmt: skip
 PAIR_KEYS = ("image_src", "image_tgt", "heatmaps_src", "heatmaps_tgt", "prior_src", "transforms")
 
@@ -446,6 +446,7 @@ def _train(
         optimizers["d"] = opt_d
 
     step, elapsed_before = 0, 0.0
+    skipped_frames = 0  # unreadable frames met so far (their pairs were drawn again), over the whole run
     previous_data: dict[str, Any] | None = None
     existing = latest_checkpoint(run_dir)
     if resume:
@@ -462,6 +463,7 @@ def _train(
         restore_rng(ckpt.rng)
         step = ckpt.step
         elapsed_before = float(ckpt.meta.get("elapsed_seconds", 0.0))
+        skipped_frames = int(ckpt.meta.get("skipped_frames", 0))
         previous_data = ckpt.meta.get("data")
     elif existing is None and config.model.init_from:
         init_generator_from(generator, Path(config.model.init_from).expanduser())
@@ -533,6 +535,7 @@ def _train(
             "hardware": hardware_description(device, dist_info.world_size, tc.threads),
             "data": data.description,
             "last_losses": logs,
+            "skipped_frames": skipped_frames,
         }
         save_checkpoint(run_dir, step, meta, generator, optimizers, discriminator, keep=config.checkpoint.keep)
 
@@ -543,6 +546,8 @@ def _train(
             batch = _to(next(pair_iter), device)
             holes = _to(next(hole_iter), device) if hole_iter is not None else None
             rate.add_wait(time.perf_counter() - t_step)
+            for b in (batch, holes or {}):
+                skipped_frames += int(b["skipped_frames"].sum()) if "skipped_frames" in b else 0
             adversarial = discriminator is not None and step >= tc.adversarial_start
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_amp):
                 out = forward_module(
@@ -602,9 +607,11 @@ def _train(
                 logs["total"] = float(total.detach())
                 if d_loss is not None:
                     logs["d_loss"] = float(d_loss.detach())
-                logs = mean_over_ranks(logs, dist_info)
+                logs = mean_over_ranks({**logs, "skipped_frames": float(skipped_frames)}, dist_info)
+                skipped_all = round(logs.pop("skipped_frames") * dist_info.world_size)  # the sum over ranks
                 if writer is not None:
-                    writer.log(step, elapsed(), rate, "adversarial" if adversarial else "reconstruction", logs)
+                    writer.log(step, elapsed(), rate, "adversarial" if adversarial else "reconstruction", logs,
+                               skipped_all)
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{float(total.detach()):.4f}", sps=f"{rate.value:.1f}",
@@ -700,9 +707,10 @@ class _RunWriter:
             except ImportError:
                 print("posetrain: log.tensorboard is on but tensorboard is not installed; logging CSV only")
 
-    def log(self, step: int, elapsed: float, rate: _Rate, phase: str, values: dict[str, float]) -> None:
+    def log(self, step: int, elapsed: float, rate: _Rate, phase: str, values: dict[str, float],
+            skipped_frames: int = 0) -> None:
         row = {"step": step, "elapsed_s": f"{elapsed:.1f}", "samples_per_s": f"{rate.value:.2f}",
-               "data_wait": f"{rate.data_wait:.3f}", "phase": phase}
+               "data_wait": f"{rate.data_wait:.3f}", "phase": phase, "skipped_frames": skipped_frames}
         row.update({k: f"{v:.6f}" for k, v in values.items()})
         self._csv.writerow(row)
         self._file.flush()

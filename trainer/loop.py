@@ -13,6 +13,7 @@ continues exactly where the checkpoint left off (the test checks weights equal a
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import platform
@@ -33,7 +34,7 @@ from trainer import losses as L
 from trainer.checkpoint import (
     CheckpointError,
     latest_checkpoint,
-    load_checkpoint,
+    load_latest_intact,
     restore_rng,
     save_checkpoint,
 )
@@ -450,9 +451,7 @@ def _train(
     previous_data: dict[str, Any] | None = None
     existing = latest_checkpoint(run_dir)
     if resume:
-        if existing is None:
-            raise CheckpointError(f"{run_dir}: nothing to resume (no checkpoints/ckpt_*.safetensors)")
-        ckpt = load_checkpoint(existing)
+        ckpt, existing = load_latest_intact(run_dir, set_aside=dist_info.is_main)
         _check_resume_compatible(ckpt.meta, config, existing)
         generator.load_state_dict(ckpt.generator)
         if discriminator is not None and ckpt.discriminator:
@@ -505,7 +504,7 @@ def _train(
     scaler_g = torch.amp.GradScaler("cuda", enabled=scale_loss)
     scaler_d = torch.amp.GradScaler("cuda", enabled=scale_loss)
 
-    writer = _RunWriter(run_dir, config, data, dist_info) if dist_info.is_main else None
+    writer = _RunWriter(run_dir, config, data, dist_info, start_step=step) if dist_info.is_main else None
     stop = _StopFlag()
     stop.install()
     target_step = tc.steps if stop_after is None else min(tc.steps, step + stop_after)
@@ -675,10 +674,36 @@ def hardware_description(device: torch.device, world_size: int, threads: int) ->
            f"{os.cpu_count()} CPU cores"
 
 
+def _truncate_log(log_path: Path, start_step: int) -> None:
+    """Drop the rows of steps after `start_step` (the checkpoint being resumed; 0 for a fresh run): the run logged
+    them before it was killed and will log them again. Without this, every resume left duplicate rows."""
+    from poseeditor.image_io import atomic_write_text
+
+    if not log_path.is_file() or log_path.stat().st_size == 0:
+        return
+    with open(log_path, newline="", encoding="utf-8") as f:
+        text = f.read()
+    rows = list(csv.reader(text.splitlines()))
+    header, body = rows[0], rows[1:]
+    kept = []
+    for row in body:
+        try:
+            if int(row[0]) <= start_step and len(row) == len(header):
+                kept.append(row)
+        except (IndexError, ValueError):
+            pass  # a row cut short by a kill mid-write
+    if len(kept) == len(body) and text.endswith("\n"):
+        return
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *kept])
+    atomic_write_text(log_path, out.getvalue())
+
+
 class _RunWriter:
     """Rank 0's files in the run folder: config.toml, log.csv, samples/step_*.png, TensorBoard events."""
 
-    def __init__(self, run_dir: Path, config: TrainConfig, data: TrainingData, dist_info: DistInfo) -> None:
+    def __init__(self, run_dir: Path, config: TrainConfig, data: TrainingData, dist_info: DistInfo,
+                 start_step: int = 0) -> None:
         from poseeditor.image_io import atomic_write_text
 
         self.run_dir = run_dir
@@ -689,6 +714,7 @@ class _RunWriter:
         atomic_write_text(run_dir / "data.json", json.dumps(data.description, indent=2))
         self.sample_count = config.log.sample_count
         log_path = run_dir / "log.csv"
+        _truncate_log(log_path, start_step)
         new = not log_path.exists() or log_path.stat().st_size == 0
         columns = list(LOG_COLUMNS)
         if not new:  # a resumed run keeps the columns its log started with

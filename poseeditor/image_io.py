@@ -6,7 +6,10 @@ Writing images atomically (write to a temporary file in the same folder, then re
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -147,6 +150,42 @@ def default_mode(folder: bool = False) -> int:
     mask = os.umask(0)
     os.umask(mask)
     return (0o777 if folder else 0o666) & ~mask
+
+
+# The names tempfile.mkstemp gives our temporary files: ".<target name>.<8 random chars>.tmp" (atomic_write_bytes)
+# and ".<target stem>.<8 random chars>.mp4" (the MP4 writer). mkstemp makes them 0600; a finished write makes the
+# file 0644 (minus the umask) just before renaming it into place, so a 0600 file of that name is a write that died.
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.(tmp|mp4)$")
+STALE_TEMP_SECONDS = 3600.0
+
+
+def clean_stale_temp_files(folder: str | os.PathLike[str], max_age_s: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete what killed writes of this program left in `folder` (temporary files of our naming, still 0600,
+    owned by this user, untouched for `max_age_s`): a killed MP4 export leaves a partial video there, a killed
+    checkpoint write a partial checkpoint. Younger ones may belong to a write still running in another process.
+    Never raises; returns what it deleted."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not _TEMP_NAME.match(entry.name):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if (
+                stat.S_ISREG(st.st_mode)
+                and stat.S_IMODE(st.st_mode) == 0o600
+                and st.st_uid == os.getuid()
+                and now - st.st_mtime > max_age_s
+            ):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except (OSError, AttributeError):  # vanished meanwhile; no getuid (Windows)
+            continue
+    return removed
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -166,3 +166,23 @@ def test_nothing_is_ever_unpickled():
                     not (isinstance(node.value, ast.Constant) and node.value.value is False):
                 offenders.append(f"{path}:{node.value.lineno} allow_pickle")
     assert not offenders, offenders
+
+
+def test_partial_checkpoint_writes_of_killed_runs_are_cleaned_at_the_next_start(toy_root, tmp_path):
+    """A kill -9 during a checkpoint write leaves `.ckpt_*.safetensors.XXXXXXXX.tmp` (as big as a checkpoint)."""
+    import os
+    import time
+
+    from trainer.loop import train
+
+    cfg = config_from_dict(tiny(toy_root, tmp_path / "r"))
+    train(cfg, stop_after=2)
+    folder = tmp_path / "r" / "checkpoints"
+    old = folder / ".ckpt_000000004.safetensors.k2j3h4g5.tmp"
+    young = folder / ".ckpt_000000004.safetensors.q1w2e3r4.tmp"
+    for p, age in ((old, 2 * 3600), (young, 0)):
+        p.write_bytes(b"partial")
+        os.chmod(p, 0o600)
+        os.utime(p, (time.time() - age, time.time() - age))
+    train(cfg, resume=True, stop_after=1)
+    assert not old.exists() and young.exists()

@@ -504,6 +504,11 @@ def _train(
     scaler_g = torch.amp.GradScaler("cuda", enabled=scale_loss)
     scaler_d = torch.amp.GradScaler("cuda", enabled=scale_loss)
 
+    if dist_info.is_main:  # partial checkpoints / logs of writes killed mid-way (kept an hour: maybe not ours)
+        from poseeditor.image_io import clean_stale_temp_files
+
+        for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
+            clean_stale_temp_files(folder)
     writer = _RunWriter(run_dir, config, data, dist_info, start_step=step) if dist_info.is_main else None
     stop = _StopFlag()
     stop.install()

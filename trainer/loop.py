@@ -447,7 +447,9 @@ def _train(
         optimizers["d"] = opt_d
 
     step, elapsed_before = 0, 0.0
-    skipped_frames = 0  # unreadable frames met so far (their pairs were drawn again), over the whole run
+    # Unreadable frames met (their samples were drawn again): this rank's count (rank 0 carries the resumed run's
+    # total) and the sum over ranks at the last log row.
+    skipped_frames = skipped_logged = 0
     previous_data: dict[str, Any] | None = None
     existing = latest_checkpoint(run_dir)
     if resume:
@@ -462,7 +464,7 @@ def _train(
         restore_rng(ckpt.rng)
         step = ckpt.step
         elapsed_before = float(ckpt.meta.get("elapsed_seconds", 0.0))
-        skipped_frames = int(ckpt.meta.get("skipped_frames", 0))
+        skipped_frames = skipped_logged = int(ckpt.meta.get("skipped_frames", 0)) if dist_info.is_main else 0
         previous_data = ckpt.meta.get("data")
     elif existing is None and config.model.init_from:
         init_generator_from(generator, Path(config.model.init_from).expanduser())
@@ -539,7 +541,7 @@ def _train(
             "hardware": hardware_description(device, dist_info.world_size, tc.threads),
             "data": data.description,
             "last_losses": logs,
-            "skipped_frames": skipped_frames,
+            "skipped_frames": skipped_frames if dist_info.world_size == 1 else skipped_logged,
         }
         save_checkpoint(run_dir, step, meta, generator, optimizers, discriminator, keep=config.checkpoint.keep)
 
@@ -612,10 +614,10 @@ def _train(
                 if d_loss is not None:
                     logs["d_loss"] = float(d_loss.detach())
                 logs = mean_over_ranks({**logs, "skipped_frames": float(skipped_frames)}, dist_info)
-                skipped_all = round(logs.pop("skipped_frames") * dist_info.world_size)  # the sum over ranks
+                skipped_logged = round(logs.pop("skipped_frames") * dist_info.world_size)  # the sum over ranks
                 if writer is not None:
                     writer.log(step, elapsed(), rate, "adversarial" if adversarial else "reconstruction", logs,
-                               skipped_all)
+                               skipped_logged)
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{float(total.detach()):.4f}", sps=f"{rate.value:.1f}",
@@ -689,6 +691,8 @@ def _truncate_log(log_path: Path, start_step: int) -> None:
     with open(log_path, newline="", encoding="utf-8") as f:
         text = f.read()
     rows = list(csv.reader(text.splitlines()))
+    if not rows:
+        return
     header, body = rows[0], rows[1:]
     kept = []
     for row in body:

@@ -191,3 +191,18 @@ def test_a_video_with_every_frame_unreadable_is_a_clear_error(tmp_path):
         p.write_bytes(b"junk")
     with pytest.raises(DatasetError, match="unreadable"):
         PosePairDataset(videos, size=32, seed=0)[0]
+
+
+def test_export_card_picture_uses_the_editor_reader(tmp_path):
+    """posetrain export copies an evaluation picture into the model card: a truncated or bomb file is an
+    ExportError naming it, not a cv2 traceback or a half-grey JPEG in a shipped model folder."""
+    from poseeditor.errors import ExportError
+    from trainer.export import _write_card_picture
+
+    with pytest.raises(ExportError, match="truncated"):
+        _write_card_picture(truncated_jpeg(tmp_path / "sheet.jpg"), tmp_path / "card.jpg")
+    with pytest.raises(ExportError, match="megapixels"):
+        _write_card_picture(bomb_png(tmp_path / "sheet.png"), tmp_path / "card.jpg")
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "ok.png")
+    _write_card_picture(tmp_path / "ok.png", tmp_path / "card.jpg")
+    assert Image.open(tmp_path / "card.jpg").size == (30, 20)

@@ -23,6 +23,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 80_000_000  # ~ a 10k×8k photo; anything larger is refused before it is decoded
 
 
+_ORIENTATION = 0x0112  # the EXIF tag
+
+
 def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, reduce: int = 1) -> np.ndarray:
     """The photo as an (H, W, 3) uint8 RGB array, upright per its EXIF orientation.
 
@@ -46,7 +49,8 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, reduc
                     )
                 if reduce > 1:
                     im.draft(None, (max(1, w // reduce), max(1, h // reduce)))
-                im = ImageOps.exif_transpose(im)
+                if im.getexif().get(_ORIENTATION, 1) != 1:  # exif_transpose copies even when nothing turns
+                    im = ImageOps.exif_transpose(im)
                 return _to_rgb8(im)
     except ImageError:
         raise
@@ -97,7 +101,7 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.array(Image.alpha_composite(white, rgba).convert("RGB"))
-    return np.array(im.convert("RGB"))
+    return np.array(im if im.mode == "RGB" else im.convert("RGB"))
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

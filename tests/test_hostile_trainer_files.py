@@ -118,6 +118,26 @@ def test_info_file_frame_names_that_are_not_files_are_refused(tmp_path):
     assert len(read_dataset(ok)[0]) == 2
 
 
+@pytest.mark.parametrize(
+    ("info", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "not a readable JSON"),  # RecursionError before
+        ('{"video": "v", "width": 1e400, "height": 64, "frames": [FRAME]}', "width"),  # OverflowError before
+        ('{"video": "v", "width": -48, "height": 64, "frames": [FRAME]}', "width"),
+        ('{"video": "v", "width": 48, "height": 64, "frames": [FRAME_BAD_BOX]}', "box must be"),  # ValueError before
+    ],
+    ids=["nested_100k_deep", "width_1e400", "negative_width", "box_with_a_string"],
+)
+def test_hostile_info_files_are_dataset_errors(tmp_path, info, message):
+    joints = json.dumps([[10 + i, 10 + 2 * i, 1] for i in range(14)])
+    frame = f'{{"file": "00000.png", "joints": {joints}}}'
+    bad_box = f'{{"file": "00000.png", "joints": {joints}, "box": [1, 2, "x", 4]}}'
+    _one_video_dataset(tmp_path, "00000.png")
+    (tmp_path / "info" / "v.json").write_text(info.replace("FRAME_BAD_BOX", bad_box).replace("FRAME", frame))
+    with pytest.raises(DatasetError, match=message):
+        read_dataset(tmp_path)
+
+
 # ------------------------------------------------------------------------------------------ item 10: corrupt frames
 def _tiny_config(toy: Path, out: Path, steps: int) -> dict:
     return {

@@ -157,7 +157,7 @@ def read_dataset(root: str | os.PathLike[str]) -> list[VideoRecord]:
 def read_video_json(root: Path, info_path: Path) -> VideoRecord:
     try:
         data = json.loads(info_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise DatasetError(f"{info_path}: not a readable JSON file ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("frames"), list):
         raise DatasetError(f'{info_path}: expected an object with a "frames" list')
@@ -166,8 +166,10 @@ def read_video_json(root: Path, info_path: Path) -> VideoRecord:
         raise DatasetError(f"{info_path}: says it is video '{name}' but the file is named '{info_path.stem}'")
     try:
         width, height = int(data["width"]), int(data["height"])
-    except (KeyError, TypeError, ValueError):
-        raise DatasetError(f'{info_path}: needs integer "width" and "height"') from None
+        if width <= 0 or height <= 0:
+            raise ValueError
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise DatasetError(f'{info_path}: needs positive integer "width" and "height"') from None
     frames = data["frames"]
     if not frames:
         raise DatasetError(f"{info_path}: the video has no frames")
@@ -239,7 +241,10 @@ def _frame_file(value: Any, where: str) -> Path:
 
 def _box_or_from_joints(box: Any, joints: np.ndarray, visible: np.ndarray, where: str) -> np.ndarray:
     if box is not None:
-        b = np.asarray(box, dtype=np.float64).reshape(-1)
+        try:
+            b = np.asarray(box, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise DatasetError(f"{where}: box must be [x, y, w, h]") from None
         if b.shape != (4,) or not np.isfinite(b).all():
             raise DatasetError(f"{where}: box must be [x, y, w, h]")
         return b

@@ -121,6 +121,7 @@ def test_log_has_no_duplicate_rows_after_resumes(toy_root, tmp_path):
         ("data", "weights", [float("nan")], "data.weights must be finite"),
         ("checkpoint", "every_minutes", float("inf"), "checkpoint.every_minutes must be a finite number"),
         ("", "seed", -1, "seed must be >= 0"),
+        ("model", "image_size", 100_000, "model.image_size must be at most 2048"),
     ],
 )
 def test_hostile_config_values_are_config_errors(section, key, value, message):
@@ -143,6 +144,21 @@ def test_posetrain_train_prints_one_line_for_hostile_overrides(tmp_path, capsys,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("posetrain: ") and override.split("=")[0] in err[0]
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("text", ["a = " + "[" * 100_000 + "]" * 100_000, "a = " + "{b=" * 3000 + "1" + "}" * 3000])
+def test_config_nested_thousands_deep_is_one_line(tmp_path, capsys, text):
+    from trainer.cli import main
+
+    path = tmp_path / "deep.toml"
+    path.write_text(text + "\n")
+    assert main(["train", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a valid TOML file" in err[0]
+    (tmp_path / "ok.toml").write_text("[train]\nsteps = 1\n")
+    deep_override = "train.steps=" + "[" * 100_000 + "]" * 100_000
+    assert main(["train", "--config", str(tmp_path / "ok.toml"), "--set", deep_override]) == 2
+    assert "train.steps must be an integer" in capsys.readouterr().err
 
 
 def test_nothing_is_ever_unpickled():

@@ -23,6 +23,7 @@ ARCHITECTURES = ("posewarp", "unet")
 MAX_THREADS = 1024
 MAX_WORKERS = 256
 MAX_BATCH = 65536
+MAX_IMAGE_SIZE = 2048  # 4× the contract's 256²; 100000 passed the divisibility check and then ran out of memory
 GAN_MODES = ("lsgan", "hinge", "bce")
 
 
@@ -129,6 +130,7 @@ class TrainConfig:
 
         if m.config not in CONFIGS:
             raise ConfigError(f"model.config must be one of {sorted(CONFIGS)}, got {m.config!r}")
+        _positive("model.image_size", m.image_size, at_most=MAX_IMAGE_SIZE)
         try:
             CONFIGS[m.config].with_size(m.image_size)
         except ValueError as exc:
@@ -285,6 +287,8 @@ def load_config(path: str | os.PathLike[str], overrides: list[str] | None = None
         raise ConfigError(f"{path}: no such config file") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ConfigError(f"{path}: not a valid TOML file (nested too deeply)") from None
     for item in overrides or []:
         apply_override(data, item)
     try:
@@ -299,7 +303,7 @@ def apply_override(data: dict[str, Any], item: str) -> None:
         raise ConfigError(f"override {item!r} is not section.key=value")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         value = raw.strip()  # a bare word is a string (e.g. name=foo)
     parts = key.strip().split(".")
     table = data

@@ -226,3 +226,22 @@ def test_export_card_picture_uses_the_editor_reader(tmp_path):
     Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "ok.png")
     _write_card_picture(tmp_path / "ok.png", tmp_path / "card.jpg")
     assert Image.open(tmp_path / "card.jpg").size == (30, 20)
+
+
+def test_ingest_refuses_video_frames_over_the_pixel_limit(tmp_path, monkeypatch):
+    """Video frames meet the same limit as photos, read from the container before a frame is decoded (a real
+    81-megapixel video would be big to make in a test: the limit is lowered instead)."""
+    import cv2
+
+    from poseeditor import image_io
+    from trainer.data.ingest import IngestOptions, ingest
+
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for _ in range(3):
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    (tmp_path / "clip.avi.poses.json").write_text("[]")
+    monkeypatch.setattr(image_io, "MAX_PIXELS", 64 * 48 - 1)
+    with pytest.raises(DatasetError, match="megapixels"):
+        ingest([path], tmp_path / "out", IngestOptions(progress=False))

@@ -245,3 +245,23 @@ def test_ingest_refuses_video_frames_over_the_pixel_limit(tmp_path, monkeypatch)
     monkeypatch.setattr(image_io, "MAX_PIXELS", 64 * 48 - 1)
     with pytest.raises(DatasetError, match="megapixels"):
         ingest([path], tmp_path / "out", IngestOptions(progress=False))
+
+
+def test_a_mat_dataset_whose_first_frame_is_corrupt_still_reads(tmp_path):
+    """The paper's layout takes the frame size from a frame: a corrupt first frame must not lose the video."""
+    import scipy.io
+
+    root = tmp_path / "mat"
+    (root / "frames" / "v").mkdir(parents=True)
+    (root / "info").mkdir()
+    for k in range(1, 4):
+        Image.fromarray(np.zeros((64, 48, 3), np.uint8)).save(root / "frames" / "v" / f"{k}.jpg")
+    (root / "frames" / "v" / "1.jpg").write_bytes(b"junk")
+    x = np.stack([np.column_stack([np.linspace(5, 40, 14), np.linspace(5, 60, 14)])] * 3, axis=2)
+    scipy.io.savemat(root / "info" / "v.mat", {"data": {"X": x, "bbox": np.zeros((3, 4))}})
+    [video] = read_dataset(root)
+    assert (video.width, video.height) == (48, 64) and len(video) == 3
+    for k in range(1, 4):
+        (root / "frames" / "v" / f"{k}.jpg").write_bytes(b"junk")
+    with pytest.raises(DatasetError, match="no frame of the video is readable"):
+        read_dataset(root)

@@ -295,10 +295,7 @@ def read_video_mat(root: Path, info_path: Path, single_video: bool) -> VideoReco
     if missing:
         raise DatasetError(f"{frame_dir}: {len(missing)} of {n} frames missing (first: {missing[0]}.jpg)")
     paths = [numbered[k] for k in range(1, n + 1)]
-    try:
-        width, height = image_size(paths[0])
-    except ImageError as exc:
-        raise DatasetError(str(exc)) from None
+    width, height = _frame_size(paths)
     finite = np.isfinite(joints).all(axis=2)
     # The paper's files have no visibility flags; out-of-frame or missing coordinates mean "not visible" here.
     inside = (
@@ -326,6 +323,18 @@ def read_video_mat(root: Path, info_path: Path, single_video: bool) -> VideoReco
         height=height,
         source="posewarp-mat",
     )
+
+
+def _frame_size(paths: list[Path]) -> tuple[int, int]:
+    """The video's frame size from the first frame whose header reads (one corrupt frame is skipped in training;
+    it must not make the whole video unreadable here)."""
+    first_error = None
+    for path in paths:
+        try:
+            return image_size(path)
+        except ImageError as exc:
+            first_error = first_error or exc
+    raise DatasetError(f"no frame of the video is readable; first: {first_error}")
 
 
 def _numbered_images(folder: Path) -> dict[int, Path]:

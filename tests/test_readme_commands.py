@@ -31,7 +31,7 @@ def test_anny_is_installed_last_so_pip_never_reports_its_missing_warp_lang():
     assert "--no-deps" in installs[anny]
     assert all("--no-deps" in s for s in installs[anny:]), installs
     assert installs[0] == "pip install torch==2.13.0"  # the CPU build before anything can pull a CUDA one
-    assert steps[-1] == "QT_QPA_PLATFORM=offscreen python -m pytest -q"
+    assert steps[-1].startswith("QT_QPA_PLATFORM=offscreen python -m pytest")
 
 
 def test_readme_says_the_red_warp_lang_message_is_expected_if_it_ever_appears():

@@ -1,4 +1,4 @@
-"""Animations between poses, without Qt: pose interpolation and atomic GIF / MP4 writers.
+"""Animations between poses, without Qt: pose interpolation and atomic GIF / MP4 (H.264) writers.
 
 Poses are interpolated bone by bone (angle along the shortest turn, length linearly, the mid-hip linearly),
 so a swinging arm keeps its length instead of shrinking through the middle as straight-line blending would.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from poseeditor.errors import ExportError
-from poseeditor.image_io import atomic_write_bytes
+from poseeditor.image_io import atomic_write_bytes, clean_stale_temp_files, default_mode
 from poseeditor.presets import JOINT_PARENTS, MID_HIP, TREE_ORDER, anchor_point
 from poseeditor.skeleton import NUM_JOINTS, Pose
 
@@ -86,6 +87,7 @@ def write_animation(
         raise ExportError(f"{path}: an animation must be .gif or .mp4")
     if fps <= 0:
         raise ExportError("frames per second must be positive")
+    clean_stale_temp_files(path.parent if str(path.parent) else ".")  # what killed exports left here
     writer = _GifWriter(path, fps) if suffix == ".gif" else _Mp4Writer(path, fps)
     try:
         done = 0
@@ -131,51 +133,103 @@ class _GifWriter:
         self.frames = []
 
 
+def ffmpeg_executable() -> str:
+    """The ffmpeg binary shipped in the imageio-ffmpeg wheel (a core dependency; built with libx264), or the one
+    named by IMAGEIO_FFMPEG_EXE. There is deliberately no fallback to OpenCV's MPEG-4 Part 2 ("mp4v") writer:
+    many players refuse those files, which is the bug this writer replaced."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise ExportError(
+            "MP4 export needs the ffmpeg shipped in the imageio-ffmpeg package (pip install imageio-ffmpeg); "
+            "GIF export works without it"
+        ) from None
+    try:
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (RuntimeError, OSError) as exc:
+        raise ExportError(f"MP4 export: no usable ffmpeg ({exc}); GIF export works without it") from None
+
+
 class _Mp4Writer:
-    """cv2.VideoWriter into a temporary file beside the target, renamed over it on success."""
+    """H.264 (libx264, yuv420p, even width and height, +faststart): raw RGB frames piped to ffmpeg, which writes a
+    temporary file beside the target; renamed over it, with the mode a plain open() gives, on success.
+
+    A killed export leaves the temporary file (0600, our naming); `clean_stale_temp_files` removes it at the start
+    of a later export into the same folder."""
 
     def __init__(self, path: Path, fps: float) -> None:
         self.path, self.fps = path, fps
         folder = path.parent if str(path.parent) else Path(".")
         if not folder.is_dir():
             raise ExportError(f"{path}: the folder {folder} does not exist")
+        self.exe = ffmpeg_executable()
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=folder)
         except OSError as exc:
             raise ExportError(f"{path}: cannot write there ({exc.strerror or exc})") from None
         os.close(fd)
         self.tmp = Path(tmp)
-        self.writer: cv2.VideoWriter | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.TemporaryFile()  # ffmpeg's stderr: a file, so a chatty ffmpeg can never block on a pipe
         self.size: tuple[int, int] | None = None
+
+    def _start(self, width: int, height: int) -> None:
+        command = [
+            self.exe, "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", f"{self.fps!r}",
+            "-i", "pipe:0", "-an",
+            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "medium", "-crf", "18",
+            "-movflags", "+faststart", "-f", "mp4", str(self.tmp),
+        ]  # fmt: skip
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                            stderr=self.log)
+        except OSError as exc:
+            raise ExportError(f"{self.path}: could not start ffmpeg ({exc.strerror or exc})") from None
+
+    def _ffmpeg_said(self) -> str:
+        self.log.seek(0)
+        lines = self.log.read().decode("utf-8", "replace").strip().splitlines()
+        return lines[-1] if lines else "no message"
 
     def add(self, frame: np.ndarray) -> None:
         h, w = frame.shape[:2]
-        if self.writer is None:
-            # mp4v wants even sizes; pad by one pixel rather than rescale.
+        if self.size is None:
+            # yuv420p halves the chroma resolution: H.264 players want even sizes; pad by one pixel, never rescale.
             self.size = (w + w % 2, h + h % 2)
-            self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
-            if not self.writer.isOpened():
-                raise ExportError(f"{self.path}: this OpenCV build cannot write MP4 (mp4v)")
-        assert self.size is not None
+            self._start(*self.size)
         if (w + w % 2, h + h % 2) != self.size:
             raise ValueError("all animation frames must have the same size")
         if (w, h) != self.size:
             frame = cv2.copyMakeBorder(frame, 0, self.size[1] - h, 0, self.size[0] - w, cv2.BORDER_REPLICATE)
-        self.writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        assert self.process is not None and self.process.stdin is not None
+        try:
+            self.process.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except (BrokenPipeError, OSError):
+            self.process.wait()
+            raise ExportError(f"{self.path}: the video encoder stopped: {self._ffmpeg_said()}") from None
 
     def commit(self) -> None:
-        assert self.writer is not None
-        self.writer.release()
-        self.writer = None
-        if self.tmp.stat().st_size == 0:
-            raise ExportError(f"{self.path}: the video encoder wrote nothing")
+        assert self.process is not None and self.process.stdin is not None
         try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        code = self.process.wait()
+        self.process = None
+        if code != 0 or self.tmp.stat().st_size == 0:
+            raise ExportError(f"{self.path}: the video encoder failed: {self._ffmpeg_said()}")
+        try:
+            os.chmod(self.tmp, default_mode())  # mkstemp made it 0600
             os.replace(self.tmp, self.path)
         except OSError as exc:
             raise ExportError(f"{self.path}: could not write ({exc.strerror or exc})") from None
+        self.log.close()
 
     def abort(self) -> None:
-        if self.writer is not None:
-            self.writer.release()
-            self.writer = None
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+        self.log.close()
         self.tmp.unlink(missing_ok=True)

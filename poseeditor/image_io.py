@@ -6,7 +6,10 @@ Writing images atomically (write to a temporary file in the same folder, then re
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -20,8 +23,15 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 80_000_000  # ~ a 10k×8k photo; anything larger is refused before it is decoded
 
 
-def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """The photo as an (H, W, 3) uint8 RGB array, upright per its EXIF orientation."""
+_ORIENTATION = 0x0112  # the EXIF tag
+
+
+def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, reduce: int = 1) -> np.ndarray:
+    """The photo as an (H, W, 3) uint8 RGB array, upright per its EXIF orientation.
+
+    `reduce` ∈ {1, 2, 4, 8} lets libjpeg decode a JPEG at 1/reduce size (ceil(W/reduce) × ceil(H/reduce); the same
+    pixels as OpenCV's IMREAD_REDUCED_COLOR_*); other formats ignore it. Truncated files are errors, never partly
+    grey images (PIL raises where OpenCV only warns)."""
     path = Path(path)
     if not path.exists():
         raise ImageError(f"{path}: no such file")
@@ -37,7 +47,10 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> np
                         f"{path}: {w}×{h} = {w * h / 1e6:.0f} megapixels is over the limit of "
                         f"{max_pixels / 1e6:.0f} megapixels"
                     )
-                im = ImageOps.exif_transpose(im)
+                if reduce > 1:
+                    im.draft(None, (max(1, w // reduce), max(1, h // reduce)))
+                if im.getexif().get(_ORIENTATION, 1) != 1:  # exif_transpose copies even when nothing turns
+                    im = ImageOps.exif_transpose(im)
                 return _to_rgb8(im)
     except ImageError:
         raise
@@ -47,6 +60,30 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> np
         raise ImageError(f"{path}: not an image file this program can read") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
+
+
+def image_size(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) read from the file's header without decoding it; ImageError when the file is not an image
+    or is over the pixel limit (a decompression bomb is refused before a byte of it is inflated)."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{path}: image too large ({exc})") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file this program can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
+    if w * h > max_pixels:
+        raise ImageError(
+            f"{path}: {w}×{h} = {w * h / 1e6:.0f} megapixels is over the limit of {max_pixels / 1e6:.0f} megapixels"
+        )
+    return w, h
 
 
 def _to_rgb8(im: Image.Image) -> np.ndarray:
@@ -64,7 +101,7 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.array(Image.alpha_composite(white, rgba).convert("RGB"))
-    return np.array(im.convert("RGB"))
+    return np.array(im if im.mode == "RGB" else im.convert("RGB"))
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -117,6 +154,42 @@ def default_mode(folder: bool = False) -> int:
     mask = os.umask(0)
     os.umask(mask)
     return (0o777 if folder else 0o666) & ~mask
+
+
+# The names tempfile.mkstemp gives our temporary files: ".<target name>.<8 random chars>.tmp" (atomic_write_bytes)
+# and ".<target stem>.<8 random chars>.mp4" (the MP4 writer). mkstemp makes them 0600; a finished write makes the
+# file 0644 (minus the umask) just before renaming it into place, so a 0600 file of that name is a write that died.
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.(tmp|mp4)$")
+STALE_TEMP_SECONDS = 3600.0
+
+
+def clean_stale_temp_files(folder: str | os.PathLike[str], max_age_s: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete what killed writes of this program left in `folder` (temporary files of our naming, still 0600,
+    owned by this user, untouched for `max_age_s`): a killed MP4 export leaves a partial video there, a killed
+    checkpoint write a partial checkpoint. Younger ones may belong to a write still running in another process.
+    Never raises; returns what it deleted."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not _TEMP_NAME.match(entry.name):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if (
+                stat.S_ISREG(st.st_mode)
+                and stat.S_IMODE(st.st_mode) == 0o600
+                and st.st_uid == os.getuid()
+                and now - st.st_mtime > max_age_s
+            ):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except (OSError, AttributeError):  # vanished meanwhile; no getuid (Windows)
+            continue
+    return removed
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

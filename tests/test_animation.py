@@ -48,16 +48,84 @@ def test_gif_has_every_frame(tmp_path):
         assert im.info["duration"] == 100
 
 
-def test_mp4_is_readable(tmp_path):
+def _probe(path):
+    """ffmpeg's description of the file's video stream, e.g. 'Video: h264 (High) (avc1 / 0x31637661), yuv420p...'."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True,
+                         text=True)
+    return next(line for line in out.stderr.splitlines() if "Video:" in line)
+
+
+def test_mp4_is_h264_yuv420p_even_sized_and_readable(tmp_path):
     path = tmp_path / "a.mp4"
     write_animation(path, _frames(5, (31, 41)), 5, fps=8)  # odd sizes are padded for the codec
+    video = _probe(path)
+    assert "Video: h264" in video, video  # not MPEG-4 Part 2 ("mp4v"), which many players refuse
+    assert "yuv420p" in video and "42x32" in video, video
     capture = cv2.VideoCapture(str(path))
     count = 0
-    while capture.read()[0]:
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if count == 4:  # the last frame: 15 orange columns, then black (H.264 is lossy: compare loosely)
+            assert frame.shape == (32, 42, 3)
+            assert np.abs(frame[:31, 2:13].astype(int) - (0, 128, 255)).mean() < 12  # BGR
+            assert frame[:31, 20:].mean() < 12
         count += 1
     capture.release()
     assert count == 5
     assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_exports_get_the_mode_a_plain_open_gives_not_0600(tmp_path):
+    from poseeditor.image_io import default_mode
+
+    for name in ("a.mp4", "a.gif"):
+        write_animation(tmp_path / name, _frames(3), 3)
+        mode = (tmp_path / name).stat().st_mode & 0o777
+        assert mode == default_mode() and mode != 0o600, (name, oct(mode))
+
+
+def test_stale_temp_files_of_killed_exports_are_cleaned_at_the_next_export(tmp_path):
+    import os
+    import time
+
+    old = time.time() - 2 * 3600
+
+    def make(name, mode=0o600, mtime=old):
+        p = tmp_path / name
+        p.write_bytes(b"partial")
+        os.chmod(p, mode)
+        os.utime(p, (mtime, mtime))
+        return p
+
+    stale = [make(".anim.k2j3h4g5.mp4"), make(".result.png.ab_cd123.tmp"), make(".clip.x1y2z3w4.mp4")]
+    kept = [
+        make(".anim.q9w8e7r6.mp4", mtime=time.time()),  # young: maybe another editor's export in progress
+        make(".holiday.20240101.mp4", mode=0o644),  # the user's own hidden file (a finished write is never 0600)
+        make("anim.abcdefgh.mp4"),  # not hidden: not one of ours
+        make(".notes.tmp"),  # no random part
+    ]
+    write_animation(tmp_path / "new.mp4", _frames(2), 2)
+    for p in stale:
+        assert not p.exists(), p
+    for p in kept:
+        assert p.exists(), p
+    assert (tmp_path / "new.mp4").is_file()
+
+
+def test_mp4_without_ffmpeg_is_a_clear_error_not_an_mp4v_file(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # as if the package were not installed
+    with pytest.raises(ExportError, match="imageio-ffmpeg.*GIF export works"):
+        write_animation(tmp_path / "a.mp4", _frames(2), 2)
+    assert list(tmp_path.iterdir()) == []
+    write_animation(tmp_path / "a.gif", _frames(2), 2)  # GIF needs no ffmpeg
 
 
 @pytest.mark.parametrize("suffix", [".gif", ".mp4"])

@@ -21,7 +21,7 @@ from trainer.synth.raster import interpolate, rasterize
 PART = {name: i + 1 for i, name in enumerate(LIMB_NAMES)}
 HAS_ANNY = importlib.util.find_spec("anny") is not None and importlib.util.find_spec("roma") is not None
 needs_anny = pytest.mark.skipif(not HAS_ANNY, reason="optional body model 'anny' not installed "
-                                "(pip install --no-deps anny==0.6.2 && pip install poseeditor[synth])")
+                                "(pip install poseeditor[synth] && pip install --no-deps anny==0.6.2)")
 SIZE = 96
 
 

@@ -83,3 +83,8 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
     for name in a.discriminator:
         assert torch.allclose(a.discriminator[name], b.discriminator[name], atol=1e-6, rtol=0), name
     assert len(list_checkpoints(tmp_path / "b")) == 2
+    # rows logged after the last checkpoint before the kill are logged again by the resumed run: each step once
+    import csv
+
+    with open(tmp_path / "b" / "log.csv", newline="") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == list(range(1, 13))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,12 +152,47 @@ def read_checkpoint_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from None
     if raw is None:
         raise CheckpointError(f"{path}: not a poseeditor training checkpoint (no metadata)")
-    meta = json.loads(raw)
+    try:
+        meta = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path}: not a readable checkpoint (its metadata: {exc})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("step"), int):
+        raise CheckpointError(f"{path}: not a poseeditor training checkpoint (no step in its metadata)")
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a poseeditor training checkpoint")
     if meta.get("format_version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"{path}: checkpoint version {meta.get('format_version')} is not supported")
     return meta
+
+
+def load_latest_intact(run_dir: str | os.PathLike[str], set_aside: bool = True) -> tuple[Checkpoint, Path]:
+    """The newest checkpoint of a run that loads, for --resume. Newer unreadable ones (truncated by a full disk,
+    a partial copy...) are reported on stderr and, with `set_aside`, renamed to `<name>.unreadable`: kept for a
+    look, but no longer "the latest" that the next resume, `posetrain export` or the keep-the-last-K pruning see."""
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise CheckpointError(f"{run_dir}: nothing to resume (no checkpoints/ckpt_*.safetensors)")
+    failures: list[tuple[Path, CheckpointError]] = []
+    for path in reversed(found):
+        try:
+            ckpt = load_checkpoint(path)
+        except CheckpointError as exc:
+            failures.append((path, exc))
+            continue
+        for bad, exc in failures:
+            note = ""
+            if set_aside:
+                try:
+                    bad.replace(bad.with_name(bad.name + ".unreadable"))
+                    note = f"; kept as {bad.name}.unreadable"
+                except OSError:
+                    pass
+            print(f"posetrain: warning: {exc}{note}", file=sys.stderr)
+        if failures:
+            print(f"posetrain: resuming from the previous intact checkpoint {path.name} (step {ckpt.step}) instead",
+                  file=sys.stderr, flush=True)
+        return ckpt, path
+    raise CheckpointError(f"{run_dir}: none of the {len(found)} checkpoint(s) is readable; newest: {failures[0][1]}")
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:

@@ -7,6 +7,7 @@ after command-line overrides) is written into the run folder as `config.toml`, s
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 import typing
@@ -17,6 +18,12 @@ from typing import Any
 from poseeditor.errors import PoseEditorError
 
 ARCHITECTURES = ("posewarp", "unet")
+# Sanity ceilings: a typo (threads = 99999999999) must be a config error, not an overflow deep inside torch or a
+# DataLoader trying to start a million processes.
+MAX_THREADS = 1024
+MAX_WORKERS = 256
+MAX_BATCH = 65536
+MAX_IMAGE_SIZE = 2048  # 4× the contract's 256²; 100000 passed the divisibility check and then ran out of memory
 GAN_MODES = ("lsgan", "hinge", "bce")
 
 
@@ -123,6 +130,7 @@ class TrainConfig:
 
         if m.config not in CONFIGS:
             raise ConfigError(f"model.config must be one of {sorted(CONFIGS)}, got {m.config!r}")
+        _positive("model.image_size", m.image_size, at_most=MAX_IMAGE_SIZE)
         try:
             CONFIGS[m.config].with_size(m.image_size)
         except ValueError as exc:
@@ -135,26 +143,28 @@ class TrainConfig:
         _positive("model.discriminator_layers", m.discriminator_layers)
         if d.weights and len(d.weights) != len(d.train):
             raise ConfigError(f"data.weights has {len(d.weights)} entries for {len(d.train)} data.train folders")
-        if any(w < 0 for w in d.weights) or (d.weights and sum(d.weights) <= 0):
-            raise ConfigError("data.weights must be non-negative with a positive sum")
+        if any(not (math.isfinite(w) and w >= 0) for w in d.weights) or (d.weights and sum(d.weights) <= 0):
+            raise ConfigError(f"data.weights must be finite and >= 0 with a positive sum, got {d.weights}")
         if not 0.0 <= d.held_out_fraction < 1.0:
             raise ConfigError(f"data.held_out_fraction must be in [0, 1), got {d.held_out_fraction}")
+        _non_negative("seed", self.seed)
+        _non_negative("data.split_seed", d.split_seed)
         _positive("data.pairs_per_video", d.pairs_per_video)
-        _non_negative("data.workers", d.workers)
-        _positive("train.batch_size", t.batch_size)
+        _non_negative("data.workers", d.workers, at_most=MAX_WORKERS)
+        _positive("train.batch_size", t.batch_size, at_most=MAX_BATCH)
         _non_negative("train.steps", t.steps)
         _positive("train.lr", t.lr)
         _positive("train.lr_discriminator", t.lr_discriminator)
         if len(t.betas) != 2 or not all(0.0 <= b < 1.0 for b in t.betas):
             raise ConfigError(f"train.betas must be two numbers in [0, 1), got {t.betas}")
         _non_negative("train.adversarial_start", t.adversarial_start)
-        _non_negative("train.hole_batch_size", t.hole_batch_size)
-        _positive("train.threads", t.threads)
+        _non_negative("train.hole_batch_size", t.hole_batch_size, at_most=MAX_BATCH)
+        _positive("train.threads", t.threads, at_most=MAX_THREADS)
         _non_negative("train.grad_clip", t.grad_clip)
         for f in fields(LossSection):
             value = getattr(lo, f.name)
-            if isinstance(value, float) and value < 0:
-                raise ConfigError(f"loss.{f.name} must be >= 0, got {value}")
+            if isinstance(value, float):
+                _non_negative(f"loss.{f.name}", value)
         if lo.gan_mode not in GAN_MODES:
             raise ConfigError(f"loss.gan_mode must be one of {GAN_MODES}, got {lo.gan_mode!r}")
         if lo.vgg > 0 and not lo.vgg_weights:
@@ -190,14 +200,29 @@ class TrainConfig:
         return asdict(self)
 
 
-def _positive(name: str, value: float) -> None:
+def _positive(name: str, value: float, at_most: float = math.inf) -> None:
+    _finite(name, value)
     if not value > 0:
         raise ConfigError(f"{name} must be > 0, got {value}")
+    _at_most(name, value, at_most)
 
 
-def _non_negative(name: str, value: float) -> None:
+def _non_negative(name: str, value: float, at_most: float = math.inf) -> None:
+    _finite(name, value)
     if value < 0:
         raise ConfigError(f"{name} must be >= 0, got {value}")
+    _at_most(name, value, at_most)
+
+
+def _finite(name: str, value: float) -> None:
+    """TOML has `inf` and `nan`: lr = inf trained NaNs and a NaN weight passed every `< 0` check."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value}")
+
+
+def _at_most(name: str, value: float, at_most: float) -> None:
+    if value > at_most:
+        raise ConfigError(f"{name} must be at most {at_most}, got {value}")
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
@@ -262,6 +287,8 @@ def load_config(path: str | os.PathLike[str], overrides: list[str] | None = None
         raise ConfigError(f"{path}: no such config file") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ConfigError(f"{path}: not a valid TOML file (nested too deeply)") from None
     for item in overrides or []:
         apply_override(data, item)
     try:
@@ -276,7 +303,7 @@ def apply_override(data: dict[str, Any], item: str) -> None:
         raise ConfigError(f"override {item!r} is not section.key=value")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         value = raw.strip()  # a bare word is a string (e.g. name=foo)
     parts = key.strip().split(".")
     table = data

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from models.artifact import save_generator
-from poseeditor.errors import ExportError
+from poseeditor.errors import ExportError, PoseEditorError
 from poseeditor.image_io import atomic_write_text, default_mode
 from trainer.evaluate import EvalResult, LoadedModel, format_table, load_model
 
@@ -125,9 +125,12 @@ CARD_PICTURE_WIDTH = 1344  # the model folder ships in the wheel: a JPEG this wi
 def _write_card_picture(source: Path, dest: Path) -> None:
     import cv2
 
-    image = cv2.imread(str(source), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ExportError(f"{source}: the evaluation picture is not readable")
+    from poseeditor.image_io import load_image  # the editor's reader: its pixel limit, truncated files refused
+
+    try:
+        image = cv2.cvtColor(load_image(source), cv2.COLOR_RGB2BGR)
+    except PoseEditorError as exc:
+        raise ExportError(f"the evaluation picture is not readable: {exc}") from None
     if image.shape[1] > CARD_PICTURE_WIDTH:
         height = round(image.shape[0] * CARD_PICTURE_WIDTH / image.shape[1])
         image = cv2.resize(image, (CARD_PICTURE_WIDTH, height), interpolation=cv2.INTER_AREA)

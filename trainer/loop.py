@@ -13,6 +13,7 @@ continues exactly where the checkpoint left off (the test checks weights equal a
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import platform
@@ -33,7 +34,7 @@ from trainer import losses as L
 from trainer.checkpoint import (
     CheckpointError,
     latest_checkpoint,
-    load_checkpoint,
+    load_latest_intact,
     restore_rng,
     save_checkpoint,
 )
@@ -42,7 +43,7 @@ from trainer.distributed import DistInfo, barrier, init_distributed, mean_over_r
 
 LOG_COLUMNS = (
     "step", "elapsed_s", "samples_per_s", "data_wait", "phase", "total", "l1", "ssim", "ms_ssim", "vgg", "part_ce", "mask_bce",
-    "background", "gan", "feature_matching", "d_loss",
+    "background", "gan", "feature_matching", "d_loss", "skipped_frames",
 )  # fmt: skip
 PAIR_KEYS = ("image_src", "image_tgt", "heatmaps_src", "heatmaps_tgt", "prior_src", "transforms")
 
@@ -446,12 +447,13 @@ def _train(
         optimizers["d"] = opt_d
 
     step, elapsed_before = 0, 0.0
+    # Unreadable frames met (their samples were drawn again): this rank's count (rank 0 carries the resumed run's
+    # total) and the sum over ranks at the last log row.
+    skipped_frames = skipped_logged = 0
     previous_data: dict[str, Any] | None = None
     existing = latest_checkpoint(run_dir)
     if resume:
-        if existing is None:
-            raise CheckpointError(f"{run_dir}: nothing to resume (no checkpoints/ckpt_*.safetensors)")
-        ckpt = load_checkpoint(existing)
+        ckpt, existing = load_latest_intact(run_dir, set_aside=dist_info.is_main)
         _check_resume_compatible(ckpt.meta, config, existing)
         generator.load_state_dict(ckpt.generator)
         if discriminator is not None and ckpt.discriminator:
@@ -462,6 +464,7 @@ def _train(
         restore_rng(ckpt.rng)
         step = ckpt.step
         elapsed_before = float(ckpt.meta.get("elapsed_seconds", 0.0))
+        skipped_frames = skipped_logged = int(ckpt.meta.get("skipped_frames", 0)) if dist_info.is_main else 0
         previous_data = ckpt.meta.get("data")
     elif existing is None and config.model.init_from:
         init_generator_from(generator, Path(config.model.init_from).expanduser())
@@ -503,7 +506,12 @@ def _train(
     scaler_g = torch.amp.GradScaler("cuda", enabled=scale_loss)
     scaler_d = torch.amp.GradScaler("cuda", enabled=scale_loss)
 
-    writer = _RunWriter(run_dir, config, data, dist_info) if dist_info.is_main else None
+    if dist_info.is_main:  # partial checkpoints / logs of writes killed mid-way (kept an hour: maybe not ours)
+        from poseeditor.image_io import clean_stale_temp_files
+
+        for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
+            clean_stale_temp_files(folder)
+    writer = _RunWriter(run_dir, config, data, dist_info, start_step=step) if dist_info.is_main else None
     stop = _StopFlag()
     stop.install()
     target_step = tc.steps if stop_after is None else min(tc.steps, step + stop_after)
@@ -533,6 +541,7 @@ def _train(
             "hardware": hardware_description(device, dist_info.world_size, tc.threads),
             "data": data.description,
             "last_losses": logs,
+            "skipped_frames": skipped_frames if dist_info.world_size == 1 else skipped_logged,
         }
         save_checkpoint(run_dir, step, meta, generator, optimizers, discriminator, keep=config.checkpoint.keep)
 
@@ -543,6 +552,8 @@ def _train(
             batch = _to(next(pair_iter), device)
             holes = _to(next(hole_iter), device) if hole_iter is not None else None
             rate.add_wait(time.perf_counter() - t_step)
+            for b in (batch, holes or {}):
+                skipped_frames += int(b["skipped_frames"].sum()) if "skipped_frames" in b else 0
             adversarial = discriminator is not None and step >= tc.adversarial_start
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_amp):
                 out = forward_module(
@@ -602,9 +613,11 @@ def _train(
                 logs["total"] = float(total.detach())
                 if d_loss is not None:
                     logs["d_loss"] = float(d_loss.detach())
-                logs = mean_over_ranks(logs, dist_info)
+                logs = mean_over_ranks({**logs, "skipped_frames": float(skipped_frames)}, dist_info)
+                skipped_logged = round(logs.pop("skipped_frames") * dist_info.world_size)  # the sum over ranks
                 if writer is not None:
-                    writer.log(step, elapsed(), rate, "adversarial" if adversarial else "reconstruction", logs)
+                    writer.log(step, elapsed(), rate, "adversarial" if adversarial else "reconstruction", logs,
+                               skipped_logged)
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{float(total.detach()):.4f}", sps=f"{rate.value:.1f}",
@@ -668,10 +681,38 @@ def hardware_description(device: torch.device, world_size: int, threads: int) ->
            f"{os.cpu_count()} CPU cores"
 
 
+def _truncate_log(log_path: Path, start_step: int) -> None:
+    """Drop the rows of steps after `start_step` (the checkpoint being resumed; 0 for a fresh run): the run logged
+    them before it was killed and will log them again. Without this, every resume left duplicate rows."""
+    from poseeditor.image_io import atomic_write_text
+
+    if not log_path.is_file() or log_path.stat().st_size == 0:
+        return
+    with open(log_path, newline="", encoding="utf-8") as f:
+        text = f.read()
+    rows = list(csv.reader(text.splitlines()))
+    if not rows:
+        return
+    header, body = rows[0], rows[1:]
+    kept = []
+    for row in body:
+        try:
+            if int(row[0]) <= start_step and len(row) == len(header):
+                kept.append(row)
+        except (IndexError, ValueError):
+            pass  # a row cut short by a kill mid-write
+    if len(kept) == len(body) and text.endswith("\n"):
+        return
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *kept])
+    atomic_write_text(log_path, out.getvalue())
+
+
 class _RunWriter:
     """Rank 0's files in the run folder: config.toml, log.csv, samples/step_*.png, TensorBoard events."""
 
-    def __init__(self, run_dir: Path, config: TrainConfig, data: TrainingData, dist_info: DistInfo) -> None:
+    def __init__(self, run_dir: Path, config: TrainConfig, data: TrainingData, dist_info: DistInfo,
+                 start_step: int = 0) -> None:
         from poseeditor.image_io import atomic_write_text
 
         self.run_dir = run_dir
@@ -682,6 +723,7 @@ class _RunWriter:
         atomic_write_text(run_dir / "data.json", json.dumps(data.description, indent=2))
         self.sample_count = config.log.sample_count
         log_path = run_dir / "log.csv"
+        _truncate_log(log_path, start_step)
         new = not log_path.exists() or log_path.stat().st_size == 0
         columns = list(LOG_COLUMNS)
         if not new:  # a resumed run keeps the columns its log started with
@@ -700,9 +742,10 @@ class _RunWriter:
             except ImportError:
                 print("posetrain: log.tensorboard is on but tensorboard is not installed; logging CSV only")
 
-    def log(self, step: int, elapsed: float, rate: _Rate, phase: str, values: dict[str, float]) -> None:
+    def log(self, step: int, elapsed: float, rate: _Rate, phase: str, values: dict[str, float],
+            skipped_frames: int = 0) -> None:
         row = {"step": step, "elapsed_s": f"{elapsed:.1f}", "samples_per_s": f"{rate.value:.2f}",
-               "data_wait": f"{rate.data_wait:.3f}", "phase": phase}
+               "data_wait": f"{rate.data_wait:.3f}", "phase": phase, "skipped_frames": skipped_frames}
         row.update({k: f"{v:.6f}" for k, v in values.items()})
         self._csv.writerow(row)
         self._file.flush()

@@ -11,7 +11,7 @@ from PySide6 import QtCore, QtWidgets
 
 from poseeditor.animation import ExportCancelled, pose_sequence, write_animation
 from poseeditor.errors import ExportError
-from poseeditor.image_io import save_image, to_uint8
+from poseeditor.image_io import clean_stale_temp_files, save_image, to_uint8
 from poseeditor.pose_io import save_pose
 from poseeditor.skeleton import Pose
 
@@ -39,10 +39,12 @@ def with_suffix(path: str, chosen_filter: str, default: str) -> Path:
 
 def write_result_image(path: Path, photo: np.ndarray, source: Pose, result: Any,
                        person_mask: np.ndarray | None) -> None:
+    clean_stale_temp_files(path.parent)  # what killed exports left in this folder
     save_image(path, full_resolution(photo, source, result, person_mask))
 
 
 def write_crop_image(path: Path, result: Any) -> None:
+    clean_stale_temp_files(path.parent)
     save_image(path, to_uint8(result.output))
 
 
@@ -51,6 +53,7 @@ def write_intermediates_folder(folder: Path, result: Any, source: Pose, target: 
 
     if not folder.is_dir():
         raise ExportError(f"{folder}: not a folder")
+    clean_stale_temp_files(folder)
     write_intermediates(folder, result, {})
     save_pose(folder / "source_pose.json", source)
     save_pose(folder / "target_pose.json", target)

@@ -17,10 +17,9 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image
 
-from poseeditor.errors import PoseEditorError
-from poseeditor.image_io import atomic_write_text, save_image
+from poseeditor.errors import ImageError, PoseEditorError
+from poseeditor.image_io import atomic_write_text, image_size, load_image, save_image
 from poseeditor.skeleton import NUM_JOINTS, Pose
 
 FORMAT_NAME = "poseeditor-dataset"
@@ -106,20 +105,23 @@ class VideoRecord:
 
 # ------------------------------------------------------------------------------------------------ pixels
 def read_rgb(path: Path, reduce: int = 1) -> np.ndarray:
-    """An image file as RGB uint8; `reduce` ∈ {1, 2, 4, 8} lets libjpeg decode at 1/reduce size (much faster)."""
-    flags = {
-        1: cv2.IMREAD_COLOR,
-        2: cv2.IMREAD_REDUCED_COLOR_2,
-        4: cv2.IMREAD_REDUCED_COLOR_4,
-        8: cv2.IMREAD_REDUCED_COLOR_8,
-    }[reduce]
-    bgr = cv2.imread(str(path), flags)
-    if bgr is None:
-        raise DatasetError(f"{path}: missing or not a readable image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    """An image file as RGB uint8; `reduce` ∈ {1, 2, 4, 8} lets libjpeg decode at 1/reduce size (much faster).
+
+    The editor's reader (`poseeditor.image_io.load_image`): its pixel limit, truncated files refused (OpenCV
+    decoded them silently with a grey bottom), EXIF orientation applied (as cv2.IMREAD_COLOR did)."""
+    try:
+        return load_image(path, reduce=reduce)
+    except ImageError as exc:
+        raise DatasetError(str(exc)) from None
 
 
 def read_grey(path: Path) -> np.ndarray:
+    """A label map or mask as (H, W) uint8 (the first channel of a colour file). The header is checked against
+    the editor's pixel limit before anything is decoded."""
+    try:
+        image_size(path)
+    except ImageError as exc:
+        raise DatasetError(str(exc)) from None
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise DatasetError(f"{path}: missing or not a readable image")
@@ -155,7 +157,7 @@ def read_dataset(root: str | os.PathLike[str]) -> list[VideoRecord]:
 def read_video_json(root: Path, info_path: Path) -> VideoRecord:
     try:
         data = json.loads(info_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise DatasetError(f"{info_path}: not a readable JSON file ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("frames"), list):
         raise DatasetError(f'{info_path}: expected an object with a "frames" list')
@@ -164,11 +166,15 @@ def read_video_json(root: Path, info_path: Path) -> VideoRecord:
         raise DatasetError(f"{info_path}: says it is video '{name}' but the file is named '{info_path.stem}'")
     try:
         width, height = int(data["width"]), int(data["height"])
-    except (KeyError, TypeError, ValueError):
-        raise DatasetError(f'{info_path}: needs integer "width" and "height"') from None
+        if width <= 0 or height <= 0:
+            raise ValueError
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise DatasetError(f'{info_path}: needs positive integer "width" and "height"') from None
     frames = data["frames"]
     if not frames:
         raise DatasetError(f"{info_path}: the video has no frames")
+    if Path(name).name != name or name in ("", ".", ".."):
+        raise DatasetError(f"{info_path}: the video name {name!r} is not a plain name")
     frame_dir = root / "frames" / name
     n = len(frames)
     joints = np.zeros((n, NUM_JOINTS, 2))
@@ -194,8 +200,9 @@ def read_video_json(root: Path, info_path: Path) -> VideoRecord:
         joints[k][~np.isfinite(joints[k])] = 0.0
         box = frame.get("box")
         boxes[k] = _box_or_from_joints(box, joints[k], visible[k], where)
-        paths.append(frame_dir / str(frame["file"]))
-        stem = Path(str(frame["file"])).stem
+        file = _frame_file(frame["file"], where)
+        paths.append(frame_dir / file)
+        stem = file.stem
         part = root / "parts" / name / f"{stem}.png"
         mask = root / "masks" / name / f"{stem}.png"
         parts.append(part if part.exists() else None)
@@ -219,9 +226,25 @@ def read_video_json(root: Path, info_path: Path) -> VideoRecord:
     )
 
 
+def _frame_file(value: Any, where: str) -> Path:
+    """A frame's "file" as a path relative to its video's frame folder. Absolute paths and ".." are refused: an
+    info file must never make the trainer read (and train on, and show in sample sheets) files outside the
+    dataset. Symlinks the dataset's owner put inside the folder are theirs to make and are followed."""
+    if not isinstance(value, str) or not value or "\0" in value:
+        raise DatasetError(f'{where}: "file" must be a non-empty file name, got {value!r}')
+    file = Path(value)
+    if file.is_absolute() or file.drive or ".." in file.parts or not file.parts or file.name in ("", "."):
+        raise DatasetError(f'{where}: "file" {value!r} is not inside the video\'s frame folder (absolute paths and '
+                           f'".." are refused)')
+    return file
+
+
 def _box_or_from_joints(box: Any, joints: np.ndarray, visible: np.ndarray, where: str) -> np.ndarray:
     if box is not None:
-        b = np.asarray(box, dtype=np.float64).reshape(-1)
+        try:
+            b = np.asarray(box, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise DatasetError(f"{where}: box must be [x, y, w, h]") from None
         if b.shape != (4,) or not np.isfinite(b).all():
             raise DatasetError(f"{where}: box must be [x, y, w, h]")
         return b
@@ -272,8 +295,7 @@ def read_video_mat(root: Path, info_path: Path, single_video: bool) -> VideoReco
     if missing:
         raise DatasetError(f"{frame_dir}: {len(missing)} of {n} frames missing (first: {missing[0]}.jpg)")
     paths = [numbered[k] for k in range(1, n + 1)]
-    with Image.open(paths[0]) as im:
-        width, height = im.size
+    width, height = _frame_size(paths)
     finite = np.isfinite(joints).all(axis=2)
     # The paper's files have no visibility flags; out-of-frame or missing coordinates mean "not visible" here.
     inside = (
@@ -301,6 +323,18 @@ def read_video_mat(root: Path, info_path: Path, single_video: bool) -> VideoReco
         height=height,
         source="posewarp-mat",
     )
+
+
+def _frame_size(paths: list[Path]) -> tuple[int, int]:
+    """The video's frame size from the first frame whose header reads (one corrupt frame is skipped in training;
+    it must not make the whole video unreadable here)."""
+    first_error = None
+    for path in paths:
+        try:
+            return image_size(path)
+        except ImageError as exc:
+            first_error = first_error or exc
+    raise DatasetError(f"no frame of the video is readable; first: {first_error}")
 
 
 def _numbered_images(folder: Path) -> dict[int, Path]:

@@ -21,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from poseeditor import image_io
 from poseeditor.errors import NoPersonFoundError, PoseEditorError, PoseFileError
 from poseeditor.geometry import person_scale
 from poseeditor.skeleton import NUM_JOINTS, Pose
@@ -163,6 +164,10 @@ def decode_frames(source: VideoInput) -> Iterator[np.ndarray]:
             raise DatasetError(
                 f"{source.path}: cannot be decoded as a video (not a video file, or an unsupported codec)"
             )
+        w, h = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if w * h > image_io.MAX_PIXELS:  # the editor's limit, checked before a frame is decoded
+            raise DatasetError(f"{source.path}: {w}×{h} frames are over the limit of "
+                               f"{image_io.MAX_PIXELS / 1e6:.0f} megapixels")
         count = 0
         while True:
             ok, bgr = capture.read()

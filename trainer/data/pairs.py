@@ -9,6 +9,7 @@ folded into one affine per frame, so each frame is decoded at about the crop's r
 from __future__ import annotations
 
 import math
+import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ IGNORE_LABEL = 255  # parts_src value where the part is unknown (no part map, or
 MIN_VISIBLE_JOINTS = 6  # frames with fewer visible joints cannot be cropped reliably and are never sampled
 PERSON_BOX_PAD = 0.10
 AREA_FILTER_BELOW = 0.75  # downscales stronger than this are area-filtered before the warp (no aliasing)
+
+MAX_REDRAWS = 32  # replacement draws for a pair with an unreadable frame before the item gives up
 
 _FLIP = np.asarray(FLIP_PERMUTATION)
 # Label l of a flipped part map is label _LAYER_FLIP_LUT[l] of the original (255 stays "unknown").
@@ -192,12 +195,25 @@ def split_by_video(
     return [v for v in videos if v.group not in held], [v for v in videos if v.group in held]
 
 
+_warned: set[str] = set()
+
+
+def warn_unreadable(error: Exception) -> None:
+    """One line on stderr the first time this process meets an unreadable file (DataLoader workers each say it
+    once); the pair or hole sample is then drawn again."""
+    message = str(error)
+    if message not in _warned:
+        _warned.add(message)
+        print(f"posetrain: warning: skipping unreadable frame: {message}", file=sys.stderr, flush=True)
+
+
 class _FrameCache:
     """A small per-process LRU of decoded frames: pairs revisit the same frames often in small real sets."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._items: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._unreadable: dict[str, DatasetError] = {}  # decoded once, refused ever after (files don't heal mid-run)
 
     def get(self, path: Path, reduce: int) -> np.ndarray:
         key = (str(path), reduce)
@@ -205,7 +221,13 @@ class _FrameCache:
         if hit is not None:
             self._items.move_to_end(key)
             return hit
-        image = read_rgb(path, reduce)
+        if key[0] in self._unreadable:
+            raise self._unreadable[key[0]]
+        try:
+            image = read_rgb(path, reduce)
+        except DatasetError as exc:
+            self._unreadable[key[0]] = exc
+            raise
         if self.capacity > 0:
             self._items[key] = image
             while len(self._items) > self.capacity:
@@ -269,20 +291,36 @@ class PosePairDataset(Dataset):
             return len(self.pairs)
         return self.pairs_per_video * len(self._pairable)
 
-    def pair_at(self, index: int) -> tuple[PairIndex, Augmentation]:
-        if self.pairs is not None:
-            v, a, b = self.pairs[index % len(self.pairs)]
-            rng = np.random.default_rng([self.seed, index])
-        else:
-            rng = np.random.default_rng([self.seed, index])
-            v = self._pairable[index % len(self._pairable)]
+    def pair_at(self, index: int, attempt: int = 0) -> tuple[PairIndex, Augmentation]:
+        """Pair `index` (attempt 0), or its `attempt`-th replacement when an earlier draw hit an unreadable frame:
+        still a pure function of (seed, index, attempt), so runs and resumes stay exact."""
+        rng = np.random.default_rng([self.seed, index] + ([attempt] if attempt else []))
+        if self.pairs is not None and (attempt < len(self.pairs) or not self._pairable):
+            v, a, b = self.pairs[(index + attempt) % len(self.pairs)]
+        else:  # training; or every listed pair had an unreadable frame: any pair of the videos
+            if attempt == 0:
+                v = self._pairable[index % len(self._pairable)]
+            else:  # maybe another video: the unreadable frame may leave this one nothing to pair
+                v = self._pairable[int(rng.integers(len(self._pairable)))]
             a, b = (int(x) for x in rng.choice(self._usable[v], size=2, replace=False))
         aug = Augmentation.random(rng, self.size) if self.augment else Augmentation()
         return (v, a, b), aug
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        (v, a, b), aug = self.pair_at(int(index))
-        return self.sample(v, a, b, aug)
+        """The pair; a pair with an unreadable frame (corrupt, truncated, over the pixel limit) is replaced by
+        another, with a warning, and counted in the item's `skipped_frames` (the trainer logs the running sum)."""
+        first_error = None
+        for attempt in range(MAX_REDRAWS):
+            (v, a, b), aug = self.pair_at(int(index), attempt)
+            try:
+                item = self.sample(v, a, b, aug)
+            except DatasetError as exc:
+                warn_unreadable(exc)
+                first_error = first_error or exc
+                continue
+            item["skipped_frames"] = torch.tensor(attempt, dtype=torch.int64)
+            return item
+        raise DatasetError(f"{MAX_REDRAWS} pairs in a row had unreadable frames; first: {first_error}")
 
     def sample(self, v: int, src: int, tgt: int, aug: Augmentation | None = None) -> dict[str, torch.Tensor]:
         """The pair (video v, frames src -> tgt) under augmentation `aug` (none when None)."""

@@ -77,7 +77,7 @@ def require_anny():  # type: ignore[no-untyped-def]
     except ModuleNotFoundError as exc:
         raise ModelError(
             f"the synthetic-human engine needs the 'anny' body model ({exc.name} is missing): "
-            "pip install --no-deps anny==0.6.2 && pip install 'poseeditor[synth]'"
+            "pip install 'poseeditor[synth]' && pip install --no-deps anny==0.6.2"
         ) from None
     return anny
 

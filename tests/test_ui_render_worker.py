@@ -103,3 +103,23 @@ def test_exemplar_fill_runs_off_the_gui_and_worker_threads_and_is_cached(qtbot, 
     qtbot.waitUntil(lambda: window.worker._layers is not None and window.worker._layers.fill_kind == "exemplar",
                     timeout=RENDER_TIMEOUT_MS)
     assert len(threads) == calls
+
+
+def test_a_photo_larger_than_the_preview_gets_its_full_resolution_side_made_in_the_background(
+        qtbot, model_dir, photo_file, standing_pose, arm_up_pose, monkeypatch, tmp_path):
+    from poseeditor.engine import photo_fill
+    from poseeditor.image_io import load_image
+
+    monkeypatch.setattr(render_worker, "PREVIEW_MAX_SIDE", 150)  # the 200×300 photo is "large"
+    monkeypatch.setattr(photo_fill, "exemplar_fill", lambda photo, hole, seed=0: photo_fill.fast_fill(photo, hole))
+    window = open_window(qtbot, model_dir, photo_file, standing_pose, recovery=False)
+    window.result_panel.tabs.setCurrentIndex(1)
+    window.document.set_target(arm_up_pose, "raise arm")
+    qtbot.waitUntil(lambda: window.last_pasted is not None and window.last_pasted.shape == (150, 100, 3),
+                    timeout=RENDER_TIMEOUT_MS)  # the live view: the preview copy
+    result = window.last_outcome.result
+    qtbot.waitUntil(lambda: window.worker.full_photo_layers(result.crop) is not None, timeout=RENDER_TIMEOUT_MS)
+    assert window.worker.full_photo_layers(result.crop).photo.shape == (300, 200, 3)
+    out = tmp_path / "result.png"
+    assert window.export_result(out)
+    assert load_image(out).shape == (300, 200, 3)  # the export is at the photo's own resolution

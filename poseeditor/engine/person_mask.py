@@ -46,17 +46,18 @@ def refine_person_mask(photo: np.ndarray, mask: np.ndarray) -> np.ndarray:
     h, w = photo.shape[:2]
     if mask.shape != (h, w):
         raise PoseEditorError(f"the person mask is {mask.shape[1]}×{mask.shape[0]} but the photo is {w}×{h}")
-    mask = np.nan_to_num(np.asarray(mask, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    mask = np.asarray(mask, dtype=np.float32)
     out = np.zeros((h, w), np.float32)
-    ys, xs = np.nonzero(mask > 0.02)
-    if len(xs) == 0:
+    x, y, bw, bh = cv2.boundingRect((mask > 0.02).view(np.uint8))  # NaN compares False: never in the box
+    if bw == 0 or bh == 0:
         return out
     radius = max(2, round(max(h, w) / 400))  # ~3 px at 720p, ~10 px at 4K: the detector's ramp grows with it
     pad = 3 * radius
-    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
-    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
+    x0, x1 = max(0, x - pad), min(w, x + bw + pad)
+    y0, y1 = max(0, y - pad), min(h, y + bh + pad)
     grey = cv2.cvtColor(photo[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-    snapped = guided_filter(grey, np.clip(mask[y0:y1, x0:x1], 0.0, 1.0), radius)
+    region = np.nan_to_num(mask[y0:y1, x0:x1], nan=0.0, posinf=1.0, neginf=0.0)
+    snapped = guided_filter(grey, np.clip(region, 0.0, 1.0), radius)
     out[y0:y1, x0:x1] = np.clip((snapped - 0.5) * STRETCH + 0.5, 0.0, 1.0)
     return out
 

@@ -119,11 +119,12 @@ def _from_crop(plane: np.ndarray, work_to_crop: np.ndarray, box: tuple[int, int,
 
 
 def _box_of(mask: np.ndarray, pad: int = 0) -> tuple[int, int, int, int] | None:
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
+    """(x0, y0, x1, y1) of a boolean mask's pixels, grown by `pad` and clipped; None when it is empty."""
+    x, y, bw, bh = cv2.boundingRect(mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8))
+    if bw == 0 or bh == 0:
         return None
     h, w = mask.shape
-    return max(0, xs.min() - pad), max(0, ys.min() - pad), min(w, xs.max() + 1 + pad), min(h, ys.max() + 1 + pad)
+    return max(0, x - pad), max(0, y - pad), min(w, x + bw + pad), min(h, y + bh + pad)
 
 
 # How far from its bone a limb's pixels may lie, as a fraction of the person's height: an arm is about 0.06 of it

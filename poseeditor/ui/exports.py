@@ -38,9 +38,10 @@ def with_suffix(path: str, chosen_filter: str, default: str) -> Path:
 
 
 def write_result_image(path: Path, photo: np.ndarray, source: Pose, result: Any,
-                       person_mask: np.ndarray | None) -> None:
+                       person_mask: np.ndarray | None, layers: Any = None) -> None:
+    """`layers`: the photo side at full resolution when the editor already made it (else made here)."""
     clean_stale_temp_files(path.parent)  # what killed exports left in this folder
-    save_image(path, full_resolution(photo, source, result, person_mask))
+    save_image(path, full_resolution(photo, source, result, person_mask, layers))
 
 
 def write_crop_image(path: Path, result: Any) -> None:

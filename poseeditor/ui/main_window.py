@@ -676,9 +676,10 @@ class MainWindow(QtWidgets.QMainWindow):
             return False
         photo, source = self.document.photo, self.document.source_pose
         person_mask = self.last_outcome.person_mask if self.last_outcome is not None else None
+        layers = self.worker.full_photo_layers(result.crop)
         return self._export(lambda: exports.run_busy(
             self, "Composing the photo at full resolution…",
-            lambda: exports.write_result_image(Path(path), photo, source, result, person_mask)), path)
+            lambda: exports.write_result_image(Path(path), photo, source, result, person_mask, layers)), path)
 
     def export_crop(self, path: str | Path | None = None) -> bool:
         result = self._need_result()

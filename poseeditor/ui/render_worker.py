@@ -113,6 +113,7 @@ class RenderWorker(QThread):
         self._pasted_request_id = -1
         self._fill_done: tuple[Any, Future] | None = None
         self._fill_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poseeditor-fill")
+        self._full_layers: Any = None  # the photo side at the photo's own resolution (exports), when made
 
     # ---------------------------------------------------------------------------------------- GUI thread API
     def set_source(self, photo_id: int, photo: np.ndarray, pose: Pose) -> None:
@@ -218,6 +219,8 @@ class RenderWorker(QThread):
         self._state_photo, self._state_photo_id, self._state_pose = request.photo, request.photo_id, request.pose
         self._state = None
         self._layers = self._layers_state = self._person_mask = None
+        with self._lock:
+            self._full_layers = None
         if self.engine is None:
             return
         self._state = self.engine.prepare_source(request.photo, request.pose)
@@ -299,8 +302,34 @@ class RenderWorker(QThread):
         else:
             future = self._fill_pool.submit(FILL_CACHE.fill, layers.photo, layers.hole)
             future.add_done_callback(lambda done, made_for=layers: self._fill_finished(made_for, done))
+        if layers.to_work[0, 0] < 1.0:
+            # A photo larger than the preview: its full-resolution side (and fill) is made next, in the fill
+            # thread, so an export later only composes (benchmarks/photo_export.py).
+            from poseeditor.engine import full_resolution_layers
+
+            state, mask = self._state, self._person_mask
+            job = self._fill_pool.submit(full_resolution_layers, photo, pose, state.crop, state.part_masks, mask,
+                                         self.engine.assignment)
+            job.add_done_callback(lambda done, made_for=state: self._full_layers_finished(made_for, done))
         self._layers, self._layers_state = layers, self._state
         return layers
+
+    def _full_layers_finished(self, state: Any, future: Future) -> None:  # in the fill thread
+        if future.cancelled() or future.exception() is not None:
+            return  # the export makes them itself
+        with self._lock:
+            if state is self._state:
+                self._full_layers = future.result()
+
+    def full_photo_layers(self, crop: Any) -> Any:
+        """The photo side at full resolution for the render of `crop`, if the worker has made it (any thread)."""
+        with self._lock:
+            full = self._full_layers
+            if full is None and self._layers is not None and self._layers.to_work[0, 0] == 1.0:
+                full = self._layers  # the preview is the photo's own resolution
+        if full is None or full.crop is not crop or full.fill_kind != "exemplar":
+            return None
+        return full
 
     def _fill_finished(self, layers: Any, future: Future) -> None:  # in the fill thread
         with self._lock:

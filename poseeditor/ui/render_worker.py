@@ -11,6 +11,7 @@ ready.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
@@ -111,8 +112,10 @@ class RenderWorker(QThread):
         self._layers_state: Any = None
         self._person_mask: np.ndarray | None = None
         self._pasted_request_id = -1
-        self._fill_done: tuple[Any, Future] | None = None
-        self._fill_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poseeditor-fill")
+        self._layers_pending: Any = None  # the source state whose photo side is being made
+        self._photo_done: list[tuple[str, Any, Future]] = []  # finished photo-side jobs, for the worker thread
+        self._fill_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poseeditor-fill",
+                                             initializer=_lowest_priority)
         self._full_layers: Any = None  # the photo side at the photo's own resolution (exports), when made
 
     # ---------------------------------------------------------------------------------------- GUI thread API
@@ -151,7 +154,7 @@ class RenderWorker(QThread):
 
     # ------------------------------------------------------------------------------------------ worker thread
     def _has_work(self) -> bool:
-        return bool(self._stopping or self._reload or self._source or self._render or self._fill_done)
+        return bool(self._stopping or self._reload or self._source or self._render or self._photo_done)
 
     def run(self) -> None:
         while True:
@@ -172,7 +175,7 @@ class RenderWorker(QThread):
                 if self._stopping:
                     self._fill_pool.shutdown(wait=False, cancel_futures=True)
                     return
-                fill_done, self._fill_done = self._fill_done, None
+                photo_done, self._photo_done = self._photo_done, []
                 reload, self._reload = self._reload, False
                 source, self._source = self._source, None
                 render = None
@@ -181,8 +184,8 @@ class RenderWorker(QThread):
                 if reload or source:
                     self._unfinished = None
             try:
-                if fill_done:
-                    self._apply_fill(*fill_done)
+                for item in photo_done:
+                    self._photo_side_done(*item)
                 if finish:
                     self._finish(*finish)
                 if reload:
@@ -282,44 +285,67 @@ class RenderWorker(QThread):
             self._emit_montage(request, result)
 
     # ------------------------------------------------------------------------------------ the photo composite
+    # The photo side (person mask by the detector, part labels, hole) and the exemplar fill are made in the
+    # photo-side thread, at the lowest CPU priority: on a 2-core machine a fill of seconds must not slow the drag
+    # (measured: a fill at normal priority made drag latency 4x worse right after opening). The worker thread only
+    # composes once they are there; until then the full-photo tab waits and the grid shows no photo tiles.
     def _photo_layers(self) -> Any:
-        """The photo side of the composite for the current source (made on first use: after the first render, so
-        opening a photo shows the crop first). Starts the exemplar fill when the cache does not have it."""
+        """The preview photo side of the current source, or None while it is being made (then it is started)."""
         if self._layers is not None and self._layers_state is self._state:
             return self._layers
-        photo, pose = self._state_photo, self._state_pose
-        assert photo is not None and pose is not None
-        try:
-            from poseeditor.detector import person_mask
+        if self._layers_pending is not self._state and self._state is not None:
+            self._layers_pending = state = self._state
+            photo, pose, engine = self._state_photo, self._state_pose, self.engine
+            job = self._fill_pool.submit(_make_photo_side, engine, photo, pose, state)
+            job.add_done_callback(lambda done, made_for=state: self._post(("side", made_for, done)))
+        return None
 
-            self._person_mask = person_mask(photo, pose)
-        except (ImportError, PoseEditorError):
-            self._person_mask = None  # no detector, or nobody found: the network's own person/background split
-        layers = self.engine.prepare_photo(photo, self._state, self._person_mask, max_side=PREVIEW_MAX_SIDE)
-        cached = FILL_CACHE.get(fill_key(layers.photo, layers.hole))
-        if cached is not None:
-            layers = layers.with_fill(cached)
-        else:
-            future = self._fill_pool.submit(FILL_CACHE.fill, layers.photo, layers.hole)
-            future.add_done_callback(lambda done, made_for=layers: self._fill_finished(made_for, done))
-        if layers.to_work[0, 0] < 1.0:
-            # A photo larger than the preview: its full-resolution side (and fill) is made next, in the fill
-            # thread, so an export later only composes (benchmarks/photo_export.py).
-            from poseeditor.engine import full_resolution_layers
-
-            state, mask = self._state, self._person_mask
-            job = self._fill_pool.submit(full_resolution_layers, photo, pose, state.crop, state.part_masks, mask,
-                                         self.engine.assignment)
-            job.add_done_callback(lambda done, made_for=state: self._full_layers_finished(made_for, done))
-        self._layers, self._layers_state = layers, self._state
-        return layers
-
-    def _full_layers_finished(self, state: Any, future: Future) -> None:  # in the fill thread
-        if future.cancelled() or future.exception() is not None:
-            return  # the export makes them itself
+    def _post(self, item: tuple[str, Any, Future]) -> None:  # in the photo-side thread
         with self._lock:
-            if state is self._state:
-                self._full_layers = future.result()
+            self._photo_done.append(item)
+            self._lock.notify()
+
+    def _photo_side_done(self, kind: str, made_for: Any, future: Future) -> None:
+        if future.cancelled():
+            return
+        try:
+            made = future.result()
+        except Exception as exc:  # noqa: BLE001 - the crop still works; say why the photo does not
+            if kind != "full":  # the export makes the full-resolution side itself
+                self.failed.emit(f"photo composite: {type(exc).__name__}: {exc}")
+            return
+        if kind == "side":
+            if made_for is not self._state:
+                return  # a photo or source that is no longer current
+            layers, self._person_mask = made
+            self._layers, self._layers_state = layers, made_for
+            photo, pose = self._state_photo, self._state_pose
+            if layers.fill_kind != "exemplar":
+                job = self._fill_pool.submit(FILL_CACHE.fill, layers.photo, layers.hole)
+                job.add_done_callback(lambda done, made_for=layers: self._post(("fill", made_for, done)))
+            if layers.to_work[0, 0] < 1.0:
+                # A photo larger than the preview: its full-resolution side (and fill) is made next, so an export
+                # later only composes (benchmarks/photo_export.py).
+                from poseeditor.engine import full_resolution_layers
+
+                job = self._fill_pool.submit(full_resolution_layers, photo, pose, made_for.crop, made_for.part_masks,
+                                             self._person_mask, self.engine.assignment)
+                job.add_done_callback(lambda done, state=made_for: self._post(("full", state, done)))
+        elif kind == "fill":
+            if made_for is not self._layers:
+                return
+            self._layers = made_for.with_fill(made)
+            self.fillReady.emit(self._state_photo_id, "exemplar")
+        elif kind == "full":
+            if made_for is self._state:
+                with self._lock:
+                    self._full_layers = made
+            return
+        # The photo side changed: show it for the last render.
+        last = self._last_rendered
+        if last is not None and last[0] is self._state:
+            self._emit_pasted(last[1], last[2])  # also for the grid's photo tiles when its tab is hidden
+            self._emit_montage(last[1], last[2])
 
     def full_photo_layers(self, crop: Any) -> Any:
         """The photo side at full resolution for the render of `crop`, if the worker has made it (any thread)."""
@@ -331,31 +357,32 @@ class RenderWorker(QThread):
             return None
         return full
 
-    def _fill_finished(self, layers: Any, future: Future) -> None:  # in the fill thread
-        with self._lock:
-            self._fill_done = (layers, future)
-            self._lock.notify()
-
-    def _apply_fill(self, layers: Any, future: Future) -> None:
-        if layers is not self._layers or future.cancelled():
-            return  # a fill of a photo or source that is no longer current
-        try:
-            fill = future.result()
-        except Exception as exc:  # noqa: BLE001 - keep the fast fill; say why
-            self.failed.emit(f"background fill failed ({type(exc).__name__}: {exc}); using the fast fill")
-            return
-        self._layers = layers.with_fill(fill)
-        self.fillReady.emit(self._state_photo_id, "exemplar")
-        last = self._last_rendered
-        with self._lock:
-            want_paste = self._want_paste
-        if last is not None and last[0] is self._state:
-            if want_paste:
-                self._emit_pasted(last[1], last[2])
-            self._emit_montage(last[1], last[2])
-
     def _emit_pasted(self, request: _RenderRequest, result: Any) -> None:
-        composite = self.engine.compose_photo(self._photo_layers(), result)
-        result.photo_intermediates = self._layers.intermediates(composite.image)
+        layers = self._photo_layers()
+        if layers is None:
+            return  # being made; shown for the last render when it is there
+        composite = self.engine.compose_photo(layers, result)
+        result.photo_intermediates = layers.intermediates(composite.image)
         self._pasted_request_id = request.request_id
         self.pasted.emit(request.request_id, composite.image)
+
+
+def _lowest_priority() -> None:
+    """The photo-side thread yields the CPU to the renders (Linux: per-thread nice value)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass  # not Linux, or not allowed: normal priority
+
+
+def _make_photo_side(engine: Any, photo: np.ndarray, pose: Pose, state: Any) -> tuple[Any, np.ndarray | None]:
+    """(preview photo side, the detector's person mask) for one source; the cached exemplar fill if there is one."""
+    try:
+        from poseeditor.detector import person_mask
+
+        mask = person_mask(photo, pose)
+    except (ImportError, PoseEditorError):
+        mask = None  # no detector, or nobody found: the network's own person/background split
+    layers = engine.prepare_photo(photo, state, mask, max_side=PREVIEW_MAX_SIDE)
+    cached = FILL_CACHE.get(fill_key(layers.photo, layers.hole))
+    return (layers.with_fill(cached) if cached is not None else layers), mask

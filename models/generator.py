@@ -19,14 +19,7 @@ from torch import nn
 from models.config import GeneratorConfig, UNetConfig
 from models.unet import UNet
 
-# The ONNX stages' input/output names: one definition, the engine's (which must not import torch).
-from poseeditor.engine.backends import (  # noqa: F401 (re-exported for models.onnx_export and tests)
-    SELECT_TARGET_INPUTS,
-    SOURCE_INPUTS,
-    SOURCE_OUTPUTS,
-    TARGET_INPUTS,
-    TARGET_OUTPUTS,
-)
+from models.artifact_meta import SELECT_TARGET_INPUTS, TARGET_INPUTS
 
 LOG_PRIOR_FLOOR = 1e-10  # as the paper's code: log(prior + 1e-10); keeps a zero prior finite
 SELECT_COMPOSITE_BIAS = 4.0  # "select" mode at init: softmax weight e^4/(e^4+11) ≈ 0.83 on the layers' composite

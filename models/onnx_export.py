@@ -18,10 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from models.artifact_meta import SOURCE_INPUTS, SOURCE_ONNX, SOURCE_OUTPUTS, TARGET_ONNX, TARGET_OUTPUTS
 from models.generator import (
-    SOURCE_INPUTS,
-    SOURCE_OUTPUTS,
-    TARGET_OUTPUTS,
     PoseWarpGenerator,
     SourceStage,
     target_inputs,
@@ -121,7 +119,7 @@ def _forward_argument_names(module: nn.Module) -> list[str]:
 
 
 def export_onnx(generator: PoseWarpGenerator, folder: str | os.PathLike[str], dynamic_batch: bool = True) -> dict:
-    """Write `source.onnx` and `target.onnx` for `generator` into `folder`; returns {stage: path}."""
+    """Write the two stages (`source.onnx`, `target.onnx`) for `generator` into `folder`; returns {stage: path}."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ExportError(f"{folder}: not a folder")
@@ -134,7 +132,7 @@ def export_onnx(generator: PoseWarpGenerator, folder: str | os.PathLike[str], dy
                 stage_example_inputs(generator, "source"),
                 SOURCE_INPUTS,
                 SOURCE_OUTPUTS,
-                folder / "source.onnx",
+                folder / SOURCE_ONNX,
                 dynamic_batch,
             ),
             "target": export_stage(
@@ -142,7 +140,7 @@ def export_onnx(generator: PoseWarpGenerator, folder: str | os.PathLike[str], dy
                 stage_example_inputs(generator, "target"),
                 target_inputs(generator),
                 TARGET_OUTPUTS,
-                folder / "target.onnx",
+                folder / TARGET_ONNX,
                 dynamic_batch,
             ),
         }

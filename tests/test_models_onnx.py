@@ -12,15 +12,8 @@ import torch
 onnxruntime = pytest.importorskip("onnxruntime")
 
 from models.config import get_config
-from models.generator import (
-    SOURCE_INPUTS,
-    SOURCE_OUTPUTS,
-    TARGET_OUTPUTS,
-    PoseWarpGenerator,
-    SourceStage,
-    target_inputs,
-    target_stage,
-)
+from models.artifact_meta import SOURCE_INPUTS, SOURCE_OUTPUTS, TARGET_OUTPUTS
+from models.generator import PoseWarpGenerator, SourceStage, target_inputs, target_stage
 from models.onnx_export import export_onnx, stage_example_inputs
 from poseeditor.errors import ExportError
 

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.artifact_meta import MODEL_JSON
+
 from trainer import baselines
 from trainer.config import TrainerError
 from trainer.losses import ssim_map
@@ -63,7 +65,7 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     from trainer.checkpoint import latest_checkpoint, load_checkpoint
 
     path = Path(path).expanduser()
-    if path.is_dir() and (path / "model.json").is_file():
+    if path.is_dir() and (path / MODEL_JSON).is_file():
         from models.artifact import load_model as load_artifact
         from models.artifact_meta import read_model_json
 

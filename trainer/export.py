@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from models.artifact import save_generator
+from models.artifact_meta import MODEL_CARD
 from poseeditor.errors import ExportError
 from poseeditor.image_io import atomic_write_text, default_mode
 from trainer.evaluate import EvalResult, LoadedModel, format_table, load_model
@@ -108,7 +109,7 @@ def export_checkpoint(
                 pictures.append((title, name))
         card = model_card(loaded, training, evaluations or [], pictures, differences, failure_notes,
                           time.perf_counter() - t0, inference)
-        atomic_write_text(staging / "MODEL_CARD.md", card)
+        atomic_write_text(staging / MODEL_CARD, card)
         if out.exists():
             shutil.rmtree(out)
         os.chmod(staging, default_mode(folder=True))  # mkdtemp made it 0700

@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from models.artifact_meta import WEIGHTS_FILE
+
 from trainer import losses as L
 from trainer.checkpoint import (
     CheckpointError,
@@ -96,8 +98,8 @@ def _generator_state(path: Path) -> dict[str, torch.Tensor]:
 
     if not path.exists():
         raise TrainerError(f"model.init_from: {path} does not exist")
-    if path.is_dir() and (path / "generator.safetensors").is_file():
-        return load_file(str(path / "generator.safetensors"))
+    if path.is_dir() and (path / WEIGHTS_FILE).is_file():
+        return load_file(str(path / WEIGHTS_FILE))
     if path.is_dir():
         found = latest_checkpoint(path)
         if found is None:

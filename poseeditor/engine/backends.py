@@ -11,15 +11,16 @@ from typing import Protocol
 
 import numpy as np
 
+from models.artifact_meta import (
+    SELECT_TARGET_INPUTS,
+    SOURCE_INPUTS,
+    SOURCE_OUTPUTS,
+    TARGET_INPUTS,
+    TARGET_OUTPUTS,
+    WEIGHTS_FILE,
+)
 from poseeditor.engine.model_files import ModelFiles
 from poseeditor.errors import ModelError
-
-SOURCE_INPUTS = ("image", "source_heatmaps", "prior")
-SOURCE_OUTPUTS = ("part_masks", "background")
-TARGET_INPUTS = ("warped_layers", "target_heatmaps", "background")
-# a "select" model's target stage (models.generator.SelectTargetStage) also takes the warped masks
-SELECT_TARGET_INPUTS = ("warped_layers", "warped_masks", "target_heatmaps", "background")
-TARGET_OUTPUTS = ("foreground", "mask", "output")
 
 
 def default_threads() -> int:
@@ -166,6 +167,6 @@ def make_backend(files: ModelFiles, backend: str = "auto", threads: int | None =
     if backend in ("torch", "torch-cpu", "torch-cuda"):
         device = {"torch": "auto", "torch-cpu": "cpu", "torch-cuda": "cuda"}[backend]
         if not files.safetensors.is_file():
-            raise ModelError(f"{files.folder}: missing generator.safetensors (needed by the torch backend)")
+            raise ModelError(f"{files.folder}: missing {WEIGHTS_FILE} (needed by the torch backend)")
         return TorchBackend(files, threads, device=device)
     raise ModelError(f"unknown backend '{backend}' (use auto, onnx, onnx-cuda, torch, torch-cpu, torch-cuda)")

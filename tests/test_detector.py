@@ -37,7 +37,7 @@ def torso(xy: np.ndarray) -> float:
 # ---------------------------------------------------------------------------------------------- accuracy
 @pytest.mark.skipif(not (TENNIS / "info").is_dir(), reason="posewarp-tennis fixture not present")
 def test_tennis_pck_at_0_2_is_at_least_0_85(detector):
-    from poseeditor.detector.accuracy import evaluate
+    from benchmarks.detector_accuracy import evaluate
 
     report = evaluate(TENNIS, detector)
     assert report.errors_px.shape == (8, 14)

@@ -4,7 +4,7 @@ BlazePose topology (MediaPipe pose_landmark model card): 0 nose, 7/8 left/right 
 13/14 elbows, 15/16 wrists, 23/24 hips, 25/26 knees, 27/28 ankles (left first; left = the person's left).
 The model has no top of head and no neck: the neck is the shoulders' midpoint raised towards the ears, the head
 top extends the shoulder-mid → ear-mid line. Both factors were fitted on the annotated posewarp tennis frames
-(see docs/detector.md, `python -m poseeditor.detector.accuracy --calibrate`).
+(see docs/detector.md, `python -m benchmarks.detector_accuracy --calibrate`).
 """
 
 from __future__ import annotations

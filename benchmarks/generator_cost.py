@@ -1,6 +1,6 @@
 """Size and speed of generator configs: parameters, multiply-accumulates and onnxruntime median latency per stage.
 
-    python -m models.measure --config compact paper --size 256 128 --threads 1 2 [--repeats 30] [--json OUT]
+    python -m benchmarks.generator_cost --config compact paper --size 256 128 --threads 1 2 [--repeats 30] [--json OUT]
 
 This is the tool behind the numbers in docs/models.md (random weights: speed does not depend on them). The
 application-level benchmark with the warp and both backends is benchmarks/latency.py.
@@ -134,7 +134,7 @@ def measure_config(config: GeneratorConfig, threads: list[int], repeats: int, sp
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.measure", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.generator_cost", description=__doc__.splitlines()[0])
     parser.add_argument("--config", nargs="+", default=["compact", "paper"])
     parser.add_argument("--size", nargs="+", type=int, default=[256, 128])
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])

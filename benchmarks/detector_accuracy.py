@@ -1,7 +1,7 @@
 """Detector accuracy on annotated frames in the paper's layout (frames/N.jpg + info/*.mat with data.X 14×2×n).
 
-    python -m poseeditor.detector.accuracy ../shared/data/posewarp-tennis            # table per joint
-    python -m poseeditor.detector.accuracy ../shared/data/posewarp-tennis --calibrate # refit neck/head factors
+    python -m benchmarks.detector_accuracy ../shared/data/posewarp-tennis            # table per joint
+    python -m benchmarks.detector_accuracy ../shared/data/posewarp-tennis --calibrate # refit neck/head factors
 
 PCK@0.2: a joint is correct when it lies within 0.2 × torso diameter (2 × |neck − mid-hip|, from the annotation).
 """

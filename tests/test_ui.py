@@ -229,7 +229,7 @@ def test_intermediate_tile_enlarges(qtbot, model_dir, photo_file, standing_pose)
     # the grid's tiles are the engine's intermediates, shrunk
     import cv2
 
-    from poseeditor.ui.montage import tile_images
+    from poseeditor.montage import tile_images
 
     result = window.last_outcome.result
     small = tile_images(result, 32)

@@ -23,10 +23,10 @@ from poseeditor.presets import load_presets
 from poseeditor.session import load_session, recovery_file, save_session
 from poseeditor.skeleton import JOINT_NAMES, Pose
 from poseeditor.ui import exports
-from poseeditor.ui.document import EditorDocument
-from poseeditor.ui.montage import Montage
+from poseeditor.document import EditorDocument
+from poseeditor.montage import Montage
 from poseeditor.ui.panels import EnlargedView, IntermediatesPanel, ResultPanel
-from poseeditor.ui.person import find_person, sidecar_pose, sidecar_pose_file
+from poseeditor.person import find_person, sidecar_pose, sidecar_pose_file
 from poseeditor.ui.photo_view import PhotoView
 from poseeditor.ui.render_worker import RenderOutcome, RenderWorker
 

@@ -24,7 +24,7 @@ from PySide6.QtCore import QThread, Signal
 from poseeditor.engine.photo_fill import FILL_CACHE, fill_key
 from poseeditor.errors import NoModelInstalledError, PoseEditorError
 from poseeditor.skeleton import Pose
-from poseeditor.ui.montage import build_montage
+from poseeditor.montage import build_montage
 
 QUIET_S = 0.05  # no new pose for this long = the drag paused: time for the grid and the paste-back
 # While poses keep coming (a drag), the intermediates grid is rebuilt at most this often. Building it costs

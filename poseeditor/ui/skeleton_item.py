@@ -19,7 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from poseeditor.presets import JOINT_PARENTS, anchor_point
 from poseeditor.skeleton import BONES, JOINT_COLOURS, JOINT_NAMES, NUM_JOINTS, SIDE_COLOURS, Pose, bone_colour
-from poseeditor.ui.document import EditorDocument, similarity_about
+from poseeditor.document import EditorDocument, similarity_about
 
 HANDLE_SIZE = 13  # screen pixels
 LINE_PICK_PIXELS = 7  # how close to a limb line a drag must start to grab the limb

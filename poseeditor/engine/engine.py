@@ -25,9 +25,8 @@ from poseeditor.engine.photo_composite import (
 from poseeditor.engine.photo_fill import FILL_CACHE, FillCache
 from poseeditor.engine.warp import premultiplied_layers, warp_layers
 from poseeditor.errors import PoseEditorError
-from poseeditor.geometry import Crop, crop_for_poses, limb_transforms
-from poseeditor.heatmaps import joint_heatmaps
-from poseeditor.priors import segmentation_prior
+from poseeditor.geometry import Crop, crop_for_poses
+from poseeditor.network_inputs import source_inputs, target_inputs
 from poseeditor.skeleton import JOINT_COLOURS, LAYER_NAMES, LIMB_NAMES, Pose
 
 
@@ -177,8 +176,7 @@ class Engine:
         image = crop.cut(photo).astype(np.float32) * (2.0 / 255.0) - 1.0
         image = np.ascontiguousarray(np.moveaxis(image, -1, 0))
         source_xy = crop.to_crop(source_pose.xy)
-        heatmaps = joint_heatmaps(source_xy, source_pose.visible, self.size)
-        prior = segmentation_prior(source_xy, source_pose.visible, self.size)
+        heatmaps, prior = source_inputs(source_xy, source_pose.visible, self.size)
         timings["source_prepare_ms"] = _ms(t0)
         t0 = time.perf_counter()
         part_masks, background = self.backend.run_source(image[None], heatmaps[None], prior[None])
@@ -218,13 +216,14 @@ class Engine:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         target_xy = state.crop.to_crop(target_pose.xy)
-        transforms = limb_transforms(state.source_xy, target_xy, state.source_pose.visible, target_pose.visible)
+        transforms, target_heatmaps = target_inputs(
+            state.source_xy, state.source_pose.visible, target_xy, target_pose.visible, self.size
+        )
+        timings["inputs_ms"] = _ms(t0)
+        t0 = time.perf_counter()
         planes, warped_masks = warp_layers(state.layers, transforms, reuse)
         warped = planes.reshape(1, -1, self.size, self.size)  # (1,30,S,S), no copy
         timings["warp_ms"] = _ms(t0)
-        t0 = time.perf_counter()
-        target_heatmaps = joint_heatmaps(target_xy, target_pose.visible, self.size)
-        timings["heatmaps_ms"] = _ms(t0)
         t0 = time.perf_counter()
         fg, mask, output = self.backend.run_target(
             warped, target_heatmaps[None], state.background[None], warped_masks[None]

@@ -46,18 +46,14 @@ class AccuracyReport:
 
 def load_annotated_frames(folder: str | Path) -> list[tuple[Path, np.ndarray]]:
     """(frame path, (14, 2) 0-based joints) for every annotated frame of the fixture."""
-    import scipy.io
+    from poseeditor.pose_io import read_paper_mat
 
     folder = Path(folder)
     mats = sorted((folder / "info").glob("*.mat"))
     if not mats:
         raise FileNotFoundError(f"{folder}/info/*.mat: no annotation file")
-    data = scipy.io.loadmat(str(mats[0]))["data"]
-    joints = np.asarray(data["X"][0, 0], dtype=np.float64) - 1.0  # MATLAB pixels are 1-based
-    frames = []
-    for i in range(joints.shape[2]):
-        frames.append((folder / "frames" / f"{i + 1}.jpg", joints[:, :, i]))
-    return frames
+    joints = read_paper_mat(mats[0]).joints
+    return [(folder / "frames" / f"{i + 1}.jpg", joints[i]) for i in range(len(joints))]
 
 
 def torso_diameter(joints: np.ndarray) -> float:

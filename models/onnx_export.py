@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from models.generator import (
     target_stage,
 )
 from poseeditor.errors import ExportError
-from poseeditor.image_io import default_mode
+from poseeditor.image_io import PendingFile
 
 OPSET = 18
 
@@ -84,19 +83,12 @@ def export_stage(
     if program is None:
         raise ExportError("the ONNX exporter returned nothing")
     # Write next to the target, then rename: a reader never sees half a model.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        program.save(tmp, external_data=False)
-        side_file = Path(tmp + ".data")
+    with PendingFile(path) as pending:
+        program.save(str(pending.tmp), external_data=False)
+        side_file = Path(f"{pending.tmp}.data")
         if side_file.exists():  # never expected with external_data=False; refuse rather than ship a broken model
             side_file.unlink()
             raise ExportError(f"{path}: the exporter wrote weights to a side file; the model is too large to embed")
-        os.chmod(tmp, default_mode())  # mkstemp made it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from poseeditor.errors import ExportError
-from poseeditor.image_io import atomic_write_bytes
+from poseeditor.image_io import PendingFile, atomic_write_bytes
 from poseeditor.presets import JOINT_PARENTS, MID_HIP, TREE_ORDER, anchor_point
 from poseeditor.skeleton import NUM_JOINTS, Pose
 
@@ -136,15 +135,8 @@ class _Mp4Writer:
 
     def __init__(self, path: Path, fps: float) -> None:
         self.path, self.fps = path, fps
-        folder = path.parent if str(path.parent) else Path(".")
-        if not folder.is_dir():
-            raise ExportError(f"{path}: the folder {folder} does not exist")
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=folder)
-        except OSError as exc:
-            raise ExportError(f"{path}: cannot write there ({exc.strerror or exc})") from None
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.pending = PendingFile(path, suffix=".mp4")  # cv2 picks the container from the suffix
+        self.tmp = self.pending.tmp
         self.writer: cv2.VideoWriter | None = None
         self.size: tuple[int, int] | None = None
 
@@ -169,13 +161,10 @@ class _Mp4Writer:
         self.writer = None
         if self.tmp.stat().st_size == 0:
             raise ExportError(f"{self.path}: the video encoder wrote nothing")
-        try:
-            os.replace(self.tmp, self.path)
-        except OSError as exc:
-            raise ExportError(f"{self.path}: could not write ({exc.strerror or exc})") from None
+        self.pending.commit()
 
     def abort(self) -> None:
         if self.writer is not None:
             self.writer.release()
             self.writer = None
-        self.tmp.unlink(missing_ok=True)
+        self.pending.abort()

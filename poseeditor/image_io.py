@@ -89,27 +89,58 @@ def save_image(path: str | os.PathLike[str], rgb: np.ndarray, quality: int = 95)
     atomic_write_bytes(path, buf.tobytes())
 
 
+class PendingFile:
+    """A temporary file beside `path` that becomes `path` in one rename (`commit`) or disappears (`abort`), so
+    readers see the old file or the whole new one, never a part. The one place that writes files this way:
+    `atomic_write_bytes`, the MP4 writer (cv2 writes the temporary file itself), the ONNX exporter.
+
+    As a context manager it commits when the block ends normally and aborts when it raises.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], suffix: str = ".tmp") -> None:
+        self.path = Path(path)
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if not folder.is_dir():
+            raise ExportError(f"{self.path}: the folder {folder} does not exist")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=suffix, dir=folder)
+        except OSError as exc:
+            raise ExportError(f"{self.path}: cannot write there ({exc.strerror or exc})") from None
+        os.close(fd)
+        self.tmp = Path(tmp)
+
+    def commit(self) -> None:
+        try:
+            # mkstemp makes the file 0600; give it the mode a plain open() would have (0666 minus the umask)
+            os.chmod(self.tmp, default_mode())
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise ExportError(f"{self.path}: could not write ({exc.strerror or exc})") from None
+
+    def abort(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> PendingFile:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the whole new one, never a part."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ExportError(f"{path}: the folder {folder} does not exist")
+    pending = PendingFile(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise ExportError(f"{path}: cannot write there ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with pending, open(pending.tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        # mkstemp makes the file 0600; give it the mode a plain open() would have (0666 minus the umask)
-        os.chmod(tmp, default_mode())
-        os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ExportError(f"{path}: could not write ({exc.strerror or exc})") from None
+        raise ExportError(f"{pending.path}: could not write ({exc.strerror or exc})") from None
 
 
 def default_mode(folder: bool = False) -> int:

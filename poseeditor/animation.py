@@ -18,7 +18,7 @@ from PIL import Image
 
 from poseeditor.errors import ExportError
 from poseeditor.image_io import PendingFile, atomic_write_bytes
-from poseeditor.presets import JOINT_PARENTS, MID_HIP, TREE_ORDER, anchor_point
+from poseeditor.joint_tree import JOINT_PARENTS, MID_HIP, TREE_ORDER, anchor_point
 from poseeditor.skeleton import NUM_JOINTS, Pose
 
 ANIMATION_SUFFIXES = (".gif", ".mp4")

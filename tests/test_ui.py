@@ -377,7 +377,7 @@ def test_cancelled_animation_writes_nothing(qtbot, model_dir, photo_file, standi
 
 
 def test_ctrl_drag_rotates_and_scales_the_skeleton(qtbot, model_dir, photo_file, standing_pose):
-    from poseeditor.presets import anchor_point
+    from poseeditor.joint_tree import anchor_point
 
     window = open_window(qtbot, model_dir, photo_file, standing_pose)
     view = window.photo_view

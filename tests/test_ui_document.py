@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poseeditor.presets import anchor_point, bone_lengths, load_presets
+from poseeditor.joint_tree import anchor_point
+from poseeditor.presets import bone_lengths, load_presets
 from poseeditor.document import EditorDocument, mirror_in_place, similarity_about, transform_pose
 from poseeditor.montage import build_montage, montage_layout
 

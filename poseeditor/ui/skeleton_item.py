@@ -17,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from poseeditor.presets import JOINT_PARENTS, anchor_point
+from poseeditor.joint_tree import JOINT_PARENTS, anchor_point
 from poseeditor.skeleton import BONES, JOINT_COLOURS, JOINT_NAMES, NUM_JOINTS, SIDE_COLOURS, Pose, bone_colour
 from poseeditor.document import EditorDocument, similarity_about
 

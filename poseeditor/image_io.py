@@ -9,6 +9,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -65,6 +66,20 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.array(Image.alpha_composite(white, rgba).convert("RGB"))
     return np.array(im.convert("RGB"))
+
+
+PixelValues = TypeVar("PixelValues")  # a numpy array or a torch tensor (torch is not imported here)
+
+
+def to_unit(x: PixelValues) -> PixelValues:
+    """Pixel values from the networks' [-1, 1] (DESIGN §3) to [0, 1]: numpy arrays and torch tensors alike.
+    The one place this mapping is written (the trainer's losses and metrics, the engine's pictures)."""
+    return (x + 1.0) * 0.5
+
+
+def unit_picture(network_image: np.ndarray) -> np.ndarray:
+    """A network image (C,S,S) in [-1, 1] as the (S,S,C) float32 picture in [0, 1] the editor shows and saves."""
+    return np.clip(np.moveaxis(to_unit(network_image), 0, -1), 0.0, 1.0).astype(np.float32)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from models.artifact_meta import WEIGHTS_FILE
+from poseeditor.image_io import to_unit
 
 from trainer import losses as L
 from trainer.checkpoint import (
@@ -333,7 +334,7 @@ def generator_losses(
     w = config.loss
     fake, real = out["output"], batch["image_tgt"]
     terms: dict[str, torch.Tensor] = {}
-    fake_unit, real_unit = L.to_unit(fake), L.to_unit(real)
+    fake_unit, real_unit = to_unit(fake), to_unit(real)
     if w.l1 > 0:
         terms["l1"] = w.l1 * F.l1_loss(fake_unit, real_unit)
     if w.ssim > 0:
@@ -349,7 +350,7 @@ def generator_losses(
     if holes is not None and "hole_background" in out and w.background > 0:
         # Mostly the hole (what must be invented), a little outside (what must be kept).
         weight = holes["hole_mask"] + 0.1
-        err = (L.to_unit(out["hole_background"]) - L.to_unit(holes["image"])).abs() * weight
+        err = (to_unit(out["hole_background"]) - to_unit(holes["image"])).abs() * weight
         terms["background"] = w.background * err.sum() / (weight.sum() * 3.0)
     return terms
 

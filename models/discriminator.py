@@ -14,7 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.config import NORMS, _check_keys
+from models.config import NORMS
+from models.plain_data import dataclass_from_dict
 from models.unet import make_norm
 
 
@@ -38,8 +39,7 @@ class DiscriminatorConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DiscriminatorConfig:
-        _check_keys(cls, d, "discriminator config")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "discriminator config")
 
 
 class PatchDiscriminator(nn.Module):

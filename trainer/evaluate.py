@@ -162,7 +162,7 @@ def run_model(model: LoadedModel, batch: dict[str, torch.Tensor]) -> dict[str, t
     """Outputs resized to the evaluation size, images in [0, 1]."""
     eval_size = batch["image_src"].shape[-1]
     x = model_inputs_at(batch, model.image_size)
-    from trainer.loop import run_generator
+    from trainer.networks import run_generator
 
     with torch.no_grad():
         out = run_generator(model.generator, x["image_src"], x["heatmaps_src"], x["heatmaps_tgt"], x["prior_src"],

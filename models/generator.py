@@ -18,6 +18,7 @@ from torch import nn
 
 from models.config import GeneratorConfig, UNetConfig
 from models.unet import UNet
+from models.weight_init import init_weights
 
 from models.artifact_meta import SELECT_TARGET_INPUTS, TARGET_INPUTS
 # The prior's floor is the prior's own (poseeditor.priors makes every prior >= it): one number, so log(prior) is
@@ -56,6 +57,7 @@ class PoseWarpGenerator(nn.Module):
         self.foreground_head = output_head(
             self.foreground_net.out_channels, head_channels, config.foreground.head_kernel
         )
+        init_weights(self)
         if self.select:
             self.reset_selection()
 

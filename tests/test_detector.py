@@ -86,9 +86,23 @@ def test_selfie_segmenter_mask_source_also_works(sample):
         PoseDetector(mask_source="magic")
 
 
-def test_module_level_detect_uses_a_shared_detector(sample):
+def test_module_level_detect_uses_a_shared_detector(sample, monkeypatch):
+    import poseeditor.detector as module
+
+    made = []
+    original_init = PoseDetector.__init__
+
+    def counting_init(self, *args, **kwargs):
+        made.append(self)
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(module, "_default", None)  # as in a fresh process
+    monkeypatch.setattr(PoseDetector, "__init__", counting_init)
     a = detect(sample)
     b = detect(sample)
+    assert len(made) == 1, "each detect() call built its own detector (and loaded the ONNX models again)"
+    assert module.default_detector() is made[0]
+    assert made[0]._sessions is not None  # the one detector's sessions stay loaded between calls
     np.testing.assert_allclose(a.pose.xy, b.pose.xy)
 
 

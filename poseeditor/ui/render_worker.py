@@ -22,7 +22,7 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from poseeditor.engine.photo_fill import FILL_CACHE, fill_key
-from poseeditor.errors import NoModelInstalledError, PoseEditorError
+from poseeditor.errors import PoseEditorError
 from poseeditor.skeleton import Pose
 from poseeditor.montage import build_montage
 
@@ -202,10 +202,7 @@ class RenderWorker(QThread):
         self._state = None
         try:
             self.engine = load_engine(self.model_dir, self.backend)
-        except NoModelInstalledError as exc:
-            self.engineMissing.emit(str(exc))
-            return
-        except PoseEditorError as exc:
+        except PoseEditorError as exc:  # no model installed, or not a usable model: the editor runs without one
             self.engineMissing.emit(str(exc))
             return
         self.engineReady.emit(dict(self.engine.info))

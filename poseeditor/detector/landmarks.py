@@ -65,28 +65,6 @@ def refine_with_heatmap(xy: np.ndarray, heatmap: np.ndarray, input_size: int) ->
     return out
 
 
-def _refine_with_heatmap_loop(xy: np.ndarray, heatmap: np.ndarray, input_size: int) -> np.ndarray:
-    """The straightforward per-landmark version of `refine_with_heatmap` (kept as the reference for tests)."""
-    out = xy.copy()
-    hm_h, hm_w = heatmap.shape[:2]
-    offset = REFINE_KERNEL // 2
-    for k in range(xy.shape[0]):
-        cx = int(xy[k, 0] / input_size * hm_w)
-        cy = int(xy[k, 1] / input_size * hm_h)
-        x0, x1 = max(cx - offset, 0), min(cx + offset + 1, hm_w)
-        y0, y1 = max(cy - offset, 0), min(cy + offset + 1, hm_h)
-        if x0 >= x1 or y0 >= y1:
-            continue
-        confidence = sigmoid(heatmap[y0:y1, x0:x1, k].astype(np.float64))
-        if confidence.max() < REFINE_MIN_CONFIDENCE:
-            continue
-        ys, xs = np.mgrid[y0:y1, x0:x1]
-        total = confidence.sum()
-        out[k, 0] = ((xs * confidence).sum() / total + 0.5) / hm_w * input_size
-        out[k, 1] = ((ys * confidence).sum() / total + 0.5) / hm_h * input_size
-    return out
-
-
 def contract_joints(
     xy: np.ndarray, visibility: np.ndarray, presence: np.ndarray,
     neck_factor: float = NECK_FROM_EARS, head_factor: float = HEAD_FROM_EARS,

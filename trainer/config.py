@@ -7,6 +7,7 @@ after command-line overrides) is written into the run folder as `config.toml`, s
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -239,11 +240,24 @@ def apply_override(data: dict[str, Any], item: str) -> None:
 
 
 def config_to_toml(config: TrainConfig) -> str:
-    try:
-        import tomli_w
-    except ImportError:  # optional dependency: fall back to JSON, which TOML readers don't need
-        import json
+    """The resolved config as TOML that `load_config` reads back. Written here rather than by a TOML library: the
+    config is one level of tables holding strings, numbers, booleans and lists of them."""
+    top, tables = [], []
+    for key, value in config.to_dict().items():
+        if isinstance(value, dict):
+            tables.append(f"\n[{key}]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in value.items()))
+        else:
+            top.append(f"{key} = {_toml_value(value)}\n")
+    return "".join(top) + "".join(tables)
 
-        return json.dumps(config.to_dict(), indent=2)
-    return tomli_w.dumps(config.to_dict())
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)  # Python's float repr (1e-05, inf, nan) is valid TOML
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string without \u surrogates is a TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {type(value).__name__}")  # a programming error: configs hold only these

@@ -209,6 +209,15 @@ def pose_from_coco17(data: Any, image_size: tuple[int, int] | None = None, perso
 
 
 # ---------------------------------------------------------------------------------------------- paper's .mat
+def _scipy_io() -> Any:
+    """scipy.io, which only .mat files need (an optional dependency: `pip install 'poseeditor[mat]'`)."""
+    try:
+        import scipy.io
+    except ImportError:
+        raise PoseFileError("the paper's .mat pose files need scipy: pip install 'poseeditor[mat]'") from None
+    return scipy.io
+
+
 class PaperMat(NamedTuple):
     joints: np.ndarray  # (n, 14, 2) 0-based pixels as stored (may hold NaN or ≤ -1 for missing joints)
     boxes: np.ndarray | None  # (n, 4) 0-based [x, y, w, h], when the file has a usable data.bbox
@@ -218,10 +227,9 @@ def read_paper_mat(path: str | os.PathLike[str]) -> PaperMat:
     """The paper's `info/<video>.mat` (balakg/posewarp-cvpr2018): struct `data` with X 14×2×n in 1-based MATLAB
     pixels and, optionally, bbox n×4. The one reader of that layout (pose files, datasets, detector accuracy);
     raises PoseFileError for anything else."""
-    import scipy.io  # only .mat files need scipy
-
+    scipy_io = _scipy_io()
     try:
-        mat = scipy.io.loadmat(str(path))
+        mat = scipy_io.loadmat(str(path))
     except Exception as exc:  # noqa: BLE001 (scipy raises many types for corrupt files)
         raise PoseFileError(f"{path}: not a readable MATLAB file ({exc})") from None
     if "data" not in mat:
@@ -258,12 +266,11 @@ def save_mat(path: str | os.PathLike[str], poses: list[Pose]) -> None:
     """Write poses in the paper's layout (hidden joints as -1, which the paper's code treats as missing)."""
     import io
 
-    import scipy.io
-
+    scipy_io = _scipy_io()
     x = np.stack([np.where(p.visible[:, None], p.xy + 1.0, -1.0) for p in poses], axis=2)
     bbox = np.array([[*p.box()[:2], p.box()[2] - p.box()[0], p.box()[3] - p.box()[1]] for p in poses]) + [1, 1, 0, 0]
     buf = io.BytesIO()
-    scipy.io.savemat(buf, {"data": {"X": x, "bbox": bbox}})
+    scipy_io.savemat(buf, {"data": {"X": x, "bbox": bbox}})
     atomic_write_bytes(path, buf.getvalue())
 
 

@@ -75,6 +75,7 @@ def test_export_into_a_missing_folder_is_an_export_error(tmp_path: Path) -> None
         export_onnx(generator, tmp_path / "nope")
 
 
+@pytest.mark.slow  # a third export (~20 s on 2 cores) for a file-mode check
 def test_exported_onnx_files_get_the_usual_mode(tmp_path):
     import os
     import stat

@@ -26,6 +26,16 @@ WEIGHTS_FILE = "generator.safetensors"
 SOURCE_ONNX = "source.onnx"
 TARGET_ONNX = "target.onnx"
 MODEL_CARD = "MODEL_CARD.md"
+
+# The two ONNX stages' input and output names (DESIGN §3): written by models.onnx_export, checked and fed by the
+# engine's backends. Spelled only here, in a torch-free module, so the engine need not import torch and the
+# models package need not import the engine.
+SOURCE_INPUTS = ("image", "source_heatmaps", "prior")
+SOURCE_OUTPUTS = ("part_masks", "background")
+TARGET_INPUTS = ("warped_layers", "target_heatmaps", "background")
+# a "select" model's target stage (models.generator.SelectTargetStage) also takes the warped masks
+SELECT_TARGET_INPUTS = ("warped_layers", "warped_masks", "target_heatmaps", "background")
+TARGET_OUTPUTS = ("foreground", "mask", "output")
 ARCHITECTURES = ("posewarp", "unet")  # the four-module generator; the single-U-Net baseline
 MAX_MODEL_JSON_BYTES = 1_000_000  # a model.json is a few kB; anything huge is not ours
 

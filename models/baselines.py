@@ -15,6 +15,7 @@ from torch import nn
 from models.config import GeneratorConfig
 from models.generator import output_head
 from models.unet import UNet
+from models.weight_init import init_weights
 
 
 class SingleUNet(nn.Module):
@@ -32,6 +33,7 @@ class SingleUNet(nn.Module):
             upsample=config.upsample,
         )
         self.head = output_head(self.net.out_channels, 3, config.single_unet_config.head_kernel)
+        init_weights(self)
 
     def forward(
         self, image: torch.Tensor, source_heatmaps: torch.Tensor, target_heatmaps: torch.Tensor

@@ -14,8 +14,10 @@ Named configs (`CONFIGS`):
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+from models.plain_data import dataclass_from_dict
 
 NORMS = ("none", "batch", "instance")
 REFINE_MODES = ("conv", "separable", "project")
@@ -118,9 +120,7 @@ class UNetConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> UNetConfig:
-        _check_keys(cls, d, "unet config")
-        kwargs: dict[str, Any] = {k: (tuple(v) if k in ("widths", "decoder_widths") else v) for k, v in d.items()}
-        return cls(**kwargs)
+        return dataclass_from_dict(cls, d, "unet config")
 
 
 @dataclass(frozen=True)
@@ -187,28 +187,7 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
-        if not isinstance(d, dict):
-            raise ValueError("a generator config must be a JSON object")  # noqa: TRY004 - callers catch ValueError
-        _check_keys(cls, d, "generator config")
-        kwargs = dict(d)
-        for module in ("segmentation", "background", "foreground", "single_unet"):
-            if module == "single_unet" and kwargs.get(module) is None:
-                continue
-            if not isinstance(kwargs[module], dict):
-                raise ValueError(f"generator config: '{module}' must be an object")  # noqa: TRY004
-            kwargs[module] = UNetConfig.from_dict(kwargs[module])
-        return cls(**kwargs)
-
-
-def _check_keys(cls: type, d: dict[str, Any], what: str) -> None:
-    known = {f.name for f in fields(cls)}
-    required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
-    unknown = sorted(set(d) - known)
-    missing = sorted(required - set(d))
-    if unknown:
-        raise ValueError(f"{what}: unknown key(s) {unknown}; known: {sorted(known)}")
-    if missing:
-        raise ValueError(f"{what}: missing key(s) {missing}")
+        return dataclass_from_dict(cls, d, "generator config")
 
 
 def _paper_unet(last_decoder_width: int) -> UNetConfig:

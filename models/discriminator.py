@@ -14,8 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.config import NORMS, _check_keys
+from models.config import NORMS
+from models.plain_data import dataclass_from_dict
 from models.unet import make_norm
+from models.weight_init import init_weights
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,7 @@ class DiscriminatorConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DiscriminatorConfig:
-        _check_keys(cls, d, "discriminator config")
-        return cls(**d)
+        return dataclass_from_dict(cls, d, "discriminator config")
 
 
 class PatchDiscriminator(nn.Module):
@@ -68,6 +69,7 @@ class PatchDiscriminator(nn.Module):
             width = out
         self.blocks = nn.ModuleList(blocks)
         self.classifier = nn.Conv2d(width, 1, 4, 1, 1)
+        init_weights(self)
 
     def forward(self, image: torch.Tensor, target_heatmaps: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         if image.shape[0] != target_heatmaps.shape[0] or image.shape[2:] != target_heatmaps.shape[2:]:

@@ -18,17 +18,13 @@ from torch import nn
 
 from models.config import GeneratorConfig, UNetConfig
 from models.unet import UNet
+from models.weight_init import init_weights
 
-# The ONNX stages' input/output names: one definition, the engine's (which must not import torch).
-from poseeditor.engine.backends import (  # noqa: F401 (re-exported for models.onnx_export and tests)
-    SELECT_TARGET_INPUTS,
-    SOURCE_INPUTS,
-    SOURCE_OUTPUTS,
-    TARGET_INPUTS,
-    TARGET_OUTPUTS,
-)
+from models.artifact_meta import SELECT_TARGET_INPUTS, TARGET_INPUTS
+# The prior's floor is the prior's own (poseeditor.priors makes every prior >= it): one number, so log(prior) is
+# the same finite value in training, export and the editor.
+from poseeditor.priors import PRIOR_FLOOR
 
-LOG_PRIOR_FLOOR = 1e-10  # as the paper's code: log(prior + 1e-10); keeps a zero prior finite
 SELECT_COMPOSITE_BIAS = 4.0  # "select" mode at init: softmax weight e^4/(e^4+11) ≈ 0.83 on the layers' composite
 COVERAGE_FLOOR = 1e-3  # un-premultiplying divides by the warped mask; below this a layer is absent (colour 0)
 
@@ -61,6 +57,7 @@ class PoseWarpGenerator(nn.Module):
         self.foreground_head = output_head(
             self.foreground_net.out_channels, head_channels, config.foreground.head_kernel
         )
+        init_weights(self)
         if self.select:
             self.reset_selection()
 
@@ -80,7 +77,7 @@ class PoseWarpGenerator(nn.Module):
         background. `logits` are the network's own, before the prior is added (what a mask loss should see is
         `logits + log prior`, i.e. log of the masks)."""
         logits = self.segmentation_head(self.segmentation_net(image, source_heatmaps))
-        part_masks = torch.softmax(logits + torch.log(prior.clamp_min(LOG_PRIOR_FLOOR)), dim=1)
+        part_masks = torch.softmax(logits + torch.log(prior.clamp_min(PRIOR_FLOOR)), dim=1)
         return logits, part_masks
 
     def inpaint_background(

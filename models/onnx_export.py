@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,17 +17,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from models.artifact_meta import SOURCE_INPUTS, SOURCE_ONNX, SOURCE_OUTPUTS, TARGET_ONNX, TARGET_OUTPUTS
 from models.generator import (
-    SOURCE_INPUTS,
-    SOURCE_OUTPUTS,
-    TARGET_OUTPUTS,
     PoseWarpGenerator,
     SourceStage,
     target_inputs,
     target_stage,
 )
 from poseeditor.errors import ExportError
-from poseeditor.image_io import default_mode
+from poseeditor.image_io import PendingFile
 
 OPSET = 18
 
@@ -86,19 +83,12 @@ def export_stage(
     if program is None:
         raise ExportError("the ONNX exporter returned nothing")
     # Write next to the target, then rename: a reader never sees half a model.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        program.save(tmp, external_data=False)
-        side_file = Path(tmp + ".data")
+    with PendingFile(path) as pending:
+        program.save(str(pending.tmp), external_data=False)
+        side_file = Path(f"{pending.tmp}.data")
         if side_file.exists():  # never expected with external_data=False; refuse rather than ship a broken model
             side_file.unlink()
             raise ExportError(f"{path}: the exporter wrote weights to a side file; the model is too large to embed")
-        os.chmod(tmp, default_mode())  # mkstemp made it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -121,7 +111,7 @@ def _forward_argument_names(module: nn.Module) -> list[str]:
 
 
 def export_onnx(generator: PoseWarpGenerator, folder: str | os.PathLike[str], dynamic_batch: bool = True) -> dict:
-    """Write `source.onnx` and `target.onnx` for `generator` into `folder`; returns {stage: path}."""
+    """Write the two stages (`source.onnx`, `target.onnx`) for `generator` into `folder`; returns {stage: path}."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ExportError(f"{folder}: not a folder")
@@ -134,7 +124,7 @@ def export_onnx(generator: PoseWarpGenerator, folder: str | os.PathLike[str], dy
                 stage_example_inputs(generator, "source"),
                 SOURCE_INPUTS,
                 SOURCE_OUTPUTS,
-                folder / "source.onnx",
+                folder / SOURCE_ONNX,
                 dynamic_batch,
             ),
             "target": export_stage(
@@ -142,7 +132,7 @@ def export_onnx(generator: PoseWarpGenerator, folder: str | os.PathLike[str], dy
                 stage_example_inputs(generator, "target"),
                 target_inputs(generator),
                 TARGET_OUTPUTS,
-                folder / "target.onnx",
+                folder / TARGET_ONNX,
                 dynamic_batch,
             ),
         }

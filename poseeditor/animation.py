@@ -19,8 +19,8 @@ import numpy as np
 from PIL import Image
 
 from poseeditor.errors import ExportError
-from poseeditor.image_io import atomic_write_bytes, clean_stale_temp_files, default_mode
-from poseeditor.presets import JOINT_PARENTS, MID_HIP, TREE_ORDER, anchor_point
+from poseeditor.image_io import PendingFile, atomic_write_bytes, clean_stale_temp_files
+from poseeditor.joint_tree import JOINT_PARENTS, MID_HIP, TREE_ORDER, anchor_point
 from poseeditor.skeleton import NUM_JOINTS, Pose
 
 ANIMATION_SUFFIXES = (".gif", ".mp4")
@@ -159,16 +159,9 @@ class _Mp4Writer:
 
     def __init__(self, path: Path, fps: float) -> None:
         self.path, self.fps = path, fps
-        folder = path.parent if str(path.parent) else Path(".")
-        if not folder.is_dir():
-            raise ExportError(f"{path}: the folder {folder} does not exist")
-        self.exe = ffmpeg_executable()
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=folder)
-        except OSError as exc:
-            raise ExportError(f"{path}: cannot write there ({exc.strerror or exc})") from None
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.exe = ffmpeg_executable()  # before the temporary file: no ffmpeg leaves nothing behind
+        self.pending = PendingFile(path, suffix=".mp4")  # ffmpeg writes the temporary file itself
+        self.tmp = self.pending.tmp
         self.process: subprocess.Popen[bytes] | None = None
         self.log = tempfile.TemporaryFile()  # ffmpeg's stderr: a file, so a chatty ffmpeg can never block on a pipe
         self.size: tuple[int, int] | None = None
@@ -219,11 +212,7 @@ class _Mp4Writer:
         self.process = None
         if code != 0 or self.tmp.stat().st_size == 0:
             raise ExportError(f"{self.path}: the video encoder failed: {self._ffmpeg_said()}")
-        try:
-            os.chmod(self.tmp, default_mode())  # mkstemp made it 0600
-            os.replace(self.tmp, self.path)
-        except OSError as exc:
-            raise ExportError(f"{self.path}: could not write ({exc.strerror or exc})") from None
+        self.pending.commit()  # the mode a plain open() gives (mkstemp made it 0600), then the rename
         self.log.close()
 
     def abort(self) -> None:
@@ -232,4 +221,4 @@ class _Mp4Writer:
             self.process.wait()
             self.process = None
         self.log.close()
-        self.tmp.unlink(missing_ok=True)
+        self.pending.abort()

@@ -11,13 +11,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from poseeditor.errors import NoPersonFoundError, PoseEditorError
+from poseeditor.errors import exit_code_of_command
 
-# Subcommand modules, in the order `--help` lists them. A module missing here is simply not offered.
+# Subcommand modules, in the order `--help` lists them.
 COMMAND_MODULES = ("render", "detect")
-
-EXIT_USER_ERROR = 2
-EXIT_NO_PERSON = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,29 +24,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"poseeditor.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("poseeditor.commands"):
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"poseeditor.commands.{name}").register(sub)
     return parser
 
 
 def run_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     args = parser.parse_args(list(argv))
-    try:
-        return int(args.func(args) or 0)
-    except NoPersonFoundError as exc:
-        print(f"poseeditor: {exc}", file=sys.stderr)
-        return EXIT_NO_PERSON
-    except PoseEditorError as exc:
-        print(f"poseeditor: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("poseeditor: interrupted", file=sys.stderr)
-        return 130
+    return exit_code_of_command("poseeditor", lambda: args.func(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -104,6 +105,20 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
     return np.array(im if im.mode == "RGB" else im.convert("RGB"))
 
 
+PixelValues = TypeVar("PixelValues")  # a numpy array or a torch tensor (torch is not imported here)
+
+
+def to_unit(x: PixelValues) -> PixelValues:
+    """Pixel values from the networks' [-1, 1] (DESIGN §3) to [0, 1]: numpy arrays and torch tensors alike.
+    The one place this mapping is written (the trainer's losses and metrics, the engine's pictures)."""
+    return (x + 1.0) * 0.5
+
+
+def unit_picture(network_image: np.ndarray) -> np.ndarray:
+    """A network image (C,S,S) in [-1, 1] as the (S,S,C) float32 picture in [0, 1] the editor shows and saves."""
+    return np.clip(np.moveaxis(to_unit(network_image), 0, -1), 0.0, 1.0).astype(np.float32)
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """A float image in [0, 1] as uint8 pixels (rounded, clipped)."""
     return np.clip(np.asarray(image) * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -126,27 +141,58 @@ def save_image(path: str | os.PathLike[str], rgb: np.ndarray, quality: int = 95)
     atomic_write_bytes(path, buf.tobytes())
 
 
+class PendingFile:
+    """A temporary file beside `path` that becomes `path` in one rename (`commit`) or disappears (`abort`), so
+    readers see the old file or the whole new one, never a part. The one place that writes files this way:
+    `atomic_write_bytes`, the MP4 writer (ffmpeg writes the temporary file itself), the ONNX exporter.
+
+    As a context manager it commits when the block ends normally and aborts when it raises.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], suffix: str = ".tmp") -> None:
+        self.path = Path(path)
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if not folder.is_dir():
+            raise ExportError(f"{self.path}: the folder {folder} does not exist")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=suffix, dir=folder)
+        except OSError as exc:
+            raise ExportError(f"{self.path}: cannot write there ({exc.strerror or exc})") from None
+        os.close(fd)
+        self.tmp = Path(tmp)
+
+    def commit(self) -> None:
+        try:
+            # mkstemp makes the file 0600; give it the mode a plain open() would have (0666 minus the umask)
+            os.chmod(self.tmp, default_mode())
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise ExportError(f"{self.path}: could not write ({exc.strerror or exc})") from None
+
+    def abort(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> PendingFile:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the whole new one, never a part."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ExportError(f"{path}: the folder {folder} does not exist")
+    pending = PendingFile(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise ExportError(f"{path}: cannot write there ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with pending, open(pending.tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        # mkstemp makes the file 0600; give it the mode a plain open() would have (0666 minus the umask)
-        os.chmod(tmp, default_mode())
-        os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ExportError(f"{path}: could not write ({exc.strerror or exc})") from None
+        raise ExportError(f"{pending.path}: could not write ({exc.strerror or exc})") from None
 
 
 def default_mode(folder: bool = False) -> int:
@@ -157,7 +203,7 @@ def default_mode(folder: bool = False) -> int:
 
 
 # The names tempfile.mkstemp gives our temporary files: ".<target name>.<8 random chars>.tmp" (atomic_write_bytes)
-# and ".<target stem>.<8 random chars>.mp4" (the MP4 writer). mkstemp makes them 0600; a finished write makes the
+# and ".<target name>.<8 random chars>.mp4" (the MP4 writer). mkstemp makes them 0600; a finished write makes the
 # file 0644 (minus the umask) just before renaming it into place, so a 0600 file of that name is a write that died.
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.(tmp|mp4)$")
 STALE_TEMP_SECONDS = 3600.0

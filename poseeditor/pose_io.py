@@ -12,7 +12,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -209,23 +209,54 @@ def pose_from_coco17(data: Any, image_size: tuple[int, int] | None = None, perso
 
 
 # ---------------------------------------------------------------------------------------------- paper's .mat
-def poses_from_mat(path: str | os.PathLike[str], image_size: tuple[int, int] | None = None) -> list[Pose]:
-    """All frames of a paper-style `info/<video>.mat` (struct `data`: X 14×2×n, 1-based pixels; bbox n×4)."""
-    import scipy.io
-
+def _scipy_io() -> Any:
+    """scipy.io, which only .mat files need (an optional dependency: `pip install 'poseeditor[mat]'`)."""
     try:
-        mat = scipy.io.loadmat(str(path))
+        import scipy.io
+    except ImportError:
+        raise PoseFileError("the paper's .mat pose files need scipy: pip install 'poseeditor[mat]'") from None
+    return scipy.io
+
+
+class PaperMat(NamedTuple):
+    joints: np.ndarray  # (n, 14, 2) 0-based pixels as stored (may hold NaN or ≤ -1 for missing joints)
+    boxes: np.ndarray | None  # (n, 4) 0-based [x, y, w, h], when the file has a usable data.bbox
+
+
+def read_paper_mat(path: str | os.PathLike[str]) -> PaperMat:
+    """The paper's `info/<video>.mat` (balakg/posewarp-cvpr2018): struct `data` with X 14×2×n in 1-based MATLAB
+    pixels and, optionally, bbox n×4. The one reader of that layout (pose files, datasets, detector accuracy);
+    raises PoseFileError for anything else."""
+    scipy_io = _scipy_io()
+    try:
+        mat = scipy_io.loadmat(str(path))
+    except Exception as exc:  # noqa: BLE001 (scipy raises many types for corrupt files)
+        raise PoseFileError(f"{path}: not a readable MATLAB file ({exc})") from None
+    if "data" not in mat:
+        raise PoseFileError(f"{path}: no struct 'data' (expected data.X and data.bbox)")
+    try:
         x = np.asarray(mat["data"]["X"][0, 0], dtype=np.float64)
-    except (KeyError, ValueError, TypeError, IndexError, OSError, NotImplementedError) as exc:
-        raise PoseFileError(f"{path}: not a paper-style pose .mat (struct data.X): {exc}") from None
+    except (ValueError, IndexError, KeyError, TypeError):
+        raise PoseFileError(f"{path}: data has no field X") from None
     if x.ndim == 2:
         x = x[:, :, None]
-    if x.shape[:2] != (NUM_JOINTS, 2):
-        raise PoseFileError(f"{path}: data.X has shape {x.shape}; expected 14×2×n")
+    if x.ndim != 3 or x.shape[:2] != (NUM_JOINTS, 2):
+        raise PoseFileError(f"{path}: data.X must be {NUM_JOINTS}×2×n; got shape {x.shape}")
+    joints = np.transpose(x, (2, 0, 1)) - 1.0  # 1-based -> 0-based
+    try:
+        bbox = np.asarray(mat["data"]["bbox"][0, 0], dtype=np.float64)
+    except (ValueError, IndexError, KeyError, TypeError):
+        bbox = None
+    boxes = bbox - np.array([1.0, 1.0, 0.0, 0.0]) if bbox is not None and bbox.shape == (len(joints), 4) else None
+    return PaperMat(joints, boxes)
+
+
+def poses_from_mat(path: str | os.PathLike[str], image_size: tuple[int, int] | None = None) -> list[Pose]:
+    """All frames of a paper-style `.mat` as poses; a joint is hidden where it is missing (NaN or ≤ 0 in MATLAB's
+    1-based pixels)."""
     poses = []
-    for k in range(x.shape[2]):
-        xy = x[:, :, k] - 1.0  # 1-based -> 0-based
-        visible = np.all(np.isfinite(xy), axis=1) & np.all(x[:, :, k] > 0, axis=1)
+    for xy in read_paper_mat(path).joints:
+        visible = np.all(np.isfinite(xy), axis=1) & np.all(xy > -1.0, axis=1)
         w, h = image_size if image_size else (int(np.ceil(xy[visible, 0].max())) + 1, int(np.ceil(xy[visible, 1].max())) + 1)
         poses.append(Pose(np.where(visible[:, None], xy, 0.0), visible, int(w), int(h)))
     return poses
@@ -235,12 +266,11 @@ def save_mat(path: str | os.PathLike[str], poses: list[Pose]) -> None:
     """Write poses in the paper's layout (hidden joints as -1, which the paper's code treats as missing)."""
     import io
 
-    import scipy.io
-
+    scipy_io = _scipy_io()
     x = np.stack([np.where(p.visible[:, None], p.xy + 1.0, -1.0) for p in poses], axis=2)
     bbox = np.array([[*p.box()[:2], p.box()[2] - p.box()[0], p.box()[3] - p.box()[1]] for p in poses]) + [1, 1, 0, 0]
     buf = io.BytesIO()
-    scipy.io.savemat(buf, {"data": {"X": x, "bbox": bbox}})
+    scipy_io.savemat(buf, {"data": {"X": x, "bbox": bbox}})
     atomic_write_bytes(path, buf.getvalue())
 
 

@@ -15,43 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from poseeditor.errors import PoseFileError
+from poseeditor.joint_tree import JOINT_PARENTS, MID_HIP, TREE_ORDER, anchor_point, joint_or_root, mid_hip
 from poseeditor.pose_io import pose_from_dict
 from poseeditor.resources import resource_path
 from poseeditor.skeleton import FLIP_PERMUTATION, NUM_JOINTS, Pose
-
-MID_HIP = -1  # the virtual root joint: the mean of the two hips
-# Kinematic tree rooted at the mid-hip: JOINT_PARENTS[j] is the joint that bone j hangs from.
-JOINT_PARENTS: tuple[int, ...] = (1, MID_HIP, 1, 2, 3, 1, 5, 6, MID_HIP, 8, 9, MID_HIP, 11, 12)
-# Parents before children, so a pose can be rebuilt bone by bone from the root.
-TREE_ORDER: tuple[int, ...] = (8, 11, 1, 0, 2, 3, 4, 5, 6, 7, 9, 10, 12, 13)
-
-
-def descendants(joint: int) -> list[int]:
-    """The joints that move with `joint` when its chain is swung: itself and everything hanging below it."""
-    out = [joint]
-    for j in TREE_ORDER:
-        if JOINT_PARENTS[j] in out and j not in out:
-            out.append(j)
-    return out
-
-
-def mid_hip(xy: np.ndarray, visible: np.ndarray) -> np.ndarray | None:
-    hips = [j for j in (8, 11) if visible[j]]
-    return np.mean(xy[hips], axis=0) if hips else None
-
-
-def anchor_point(pose: Pose) -> np.ndarray:
-    """Where a pose is anchored: its mid-hip, or the centre of its visible joints when both hips are hidden."""
-    hip = mid_hip(pose.xy, pose.visible)
-    if hip is not None:
-        return hip
-    x0, y0, x1, y1 = pose.box()
-    return np.array([(x0 + x1) / 2, (y0 + y1) / 2])
-
-
-def _joint_or_root(xy: np.ndarray, root: np.ndarray, j: int) -> np.ndarray:
-    return root if j == MID_HIP else xy[j]
-
 
 def bone_lengths(pose: Pose) -> np.ndarray:
     """(14,) length of the bone ending at each joint; NaN where it or its parent is hidden."""
@@ -93,10 +60,10 @@ def retarget(pose: Pose, person: Pose) -> Pose:
     root = anchor_point(person)
     for j in TREE_ORDER:
         p = JOINT_PARENTS[j]
-        vector = pose.xy[j] - _joint_or_root(pose.xy, src_root, p)
+        vector = pose.xy[j] - joint_or_root(pose.xy, src_root, p)
         norm = float(np.linalg.norm(vector))
         length = target_lengths[j]
-        start = _joint_or_root(out, root, p)
+        start = joint_or_root(out, root, p)
         if norm < 1e-6 or np.isnan(length):
             out[j] = start + vector * ratio
         else:

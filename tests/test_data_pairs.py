@@ -211,6 +211,7 @@ def test_real_tennis_pairs_put_the_player_in_the_middle_of_the_crop():
     assert 50 < height < 128
 
 
+@pytest.mark.slow  # starts worker processes (~10 s)
 def test_loader_gives_the_same_batches_with_or_without_workers(toy_videos):
     ds = PosePairDataset(toy_videos, size=32, seed=0, pairs_per_video=4)
     batches = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poseeditor.detector import PoseDetector, detect
+from poseeditor.detector import PoseDetector, detect, landmarks
 from poseeditor.detector.anchors import decode_detections, ssd_anchor_centres, weighted_nms
 from poseeditor.detector.pipeline import _turn_points
 from poseeditor.errors import ImageError, NoPersonFoundError, PoseEditorError
@@ -37,7 +37,7 @@ def torso(xy: np.ndarray) -> float:
 # ---------------------------------------------------------------------------------------------- accuracy
 @pytest.mark.skipif(not (TENNIS / "info").is_dir(), reason="posewarp-tennis fixture not present")
 def test_tennis_pck_at_0_2_is_at_least_0_85(detector):
-    from poseeditor.detector.accuracy import evaluate
+    from benchmarks.detector_accuracy import evaluate
 
     report = evaluate(TENNIS, detector)
     assert report.errors_px.shape == (8, 14)
@@ -86,9 +86,23 @@ def test_selfie_segmenter_mask_source_also_works(sample):
         PoseDetector(mask_source="magic")
 
 
-def test_module_level_detect_uses_a_shared_detector(sample):
+def test_module_level_detect_uses_a_shared_detector(sample, monkeypatch):
+    import poseeditor.detector as module
+
+    made = []
+    original_init = PoseDetector.__init__
+
+    def counting_init(self, *args, **kwargs):
+        made.append(self)
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(module, "_default", None)  # as in a fresh process
+    monkeypatch.setattr(PoseDetector, "__init__", counting_init)
     a = detect(sample)
     b = detect(sample)
+    assert len(made) == 1, "each detect() call built its own detector (and loaded the ONNX models again)"
+    assert module.default_detector() is made[0]
+    assert made[0]._sessions is not None  # the one detector's sessions stay loaded between calls
     np.testing.assert_allclose(a.pose.xy, b.pose.xy)
 
 
@@ -229,14 +243,36 @@ def test_decode_and_weighted_nms_merge_one_person_seen_by_two_anchors():
     assert len(far) == 2
 
 
+def refine_with_heatmap_loop(xy: np.ndarray, heatmap: np.ndarray, input_size: int) -> np.ndarray:
+    """The straightforward per-landmark version of `refine_with_heatmap`: the reference it is checked against."""
+    out = xy.copy()
+    hm_h, hm_w = heatmap.shape[:2]
+    offset = landmarks.REFINE_KERNEL // 2
+    for k in range(xy.shape[0]):
+        cx = int(xy[k, 0] / input_size * hm_w)
+        cy = int(xy[k, 1] / input_size * hm_h)
+        x0, x1 = max(cx - offset, 0), min(cx + offset + 1, hm_w)
+        y0, y1 = max(cy - offset, 0), min(cy + offset + 1, hm_h)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        confidence = landmarks.sigmoid(heatmap[y0:y1, x0:x1, k].astype(np.float64))
+        if confidence.max() < landmarks.REFINE_MIN_CONFIDENCE:
+            continue
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        total = confidence.sum()
+        out[k, 0] = ((xs * confidence).sum() / total + 0.5) / hm_w * input_size
+        out[k, 1] = ((ys * confidence).sum() / total + 0.5) / hm_h * input_size
+    return out
+
+
 def test_vectorised_heatmap_refinement_matches_the_reference_loop():
-    from poseeditor.detector.landmarks import _refine_with_heatmap_loop, refine_with_heatmap
+    from poseeditor.detector.landmarks import refine_with_heatmap
 
     rng = np.random.default_rng(0)
     for _ in range(50):
         heatmap = rng.normal(0, 3, (64, 64, 39)).astype(np.float32)
         xy = rng.uniform(-40, 300, (33, 2))  # some landmarks off the crop
-        np.testing.assert_allclose(refine_with_heatmap(xy, heatmap, 256), _refine_with_heatmap_loop(xy, heatmap, 256), atol=1e-6)
+        np.testing.assert_allclose(refine_with_heatmap(xy, heatmap, 256), refine_with_heatmap_loop(xy, heatmap, 256), atol=1e-6)
 
 
 def test_blazepose_landmarks_map_to_our_joint_order():

@@ -1,5 +1,6 @@
-"""The shipped ONNX detector models: provenance, licence, interface, and (when the tools are at hand) that the
-conversion reproduces them and matches LiteRT running the original .tflite files."""
+"""The shipped ONNX detector models: provenance, licence, interface; the converter against LiteRT on a graph of
+the operators BlazePose uses (in CI: ai-edge-litert is in the test extra); and, when MediaPipe's wheel is at hand
+(POSEEDITOR_MEDIAPIPE_WHEEL), that the conversion reproduces the shipped files."""
 
 from __future__ import annotations
 
@@ -80,3 +81,104 @@ def test_conversion_reproduces_the_shipped_models(tmp_path):
     for probes in checks.values():
         assert all(s["max_rel_diff"] < 1e-2 for s in probes["random"].values())
     assert np.isfinite([s["max_abs_diff"] for p in checks.values() for s in p["random"].values()]).all()
+
+
+# ---------------------------------------------------------------------------------------------- the converter
+def _small_tflite_model() -> bytes:
+    """A float32 .tflite graph built here, using the operators (and fused activations, SAME/VALID padding, strides,
+    layouts) the BlazePose models use: so the converter runs in CI without MediaPipe's wheel."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as tfl
+
+    rng = np.random.default_rng(0)
+    model = tfl.ModelT()
+    model.version = 3
+    model.buffers = [tfl.BufferT()]  # buffer 0: "no data" for every activation tensor
+    graph = tfl.SubGraphT()
+    graph.tensors, graph.operators, graph.name = [], [], b"main"
+    model.operatorCodes, codes = [], {}
+
+    def tensor(shape: list[int], name: str, data: np.ndarray | None = None) -> int:
+        t = tfl.TensorT()
+        t.shape = np.array(shape, np.int32)
+        t.name = name.encode()
+        t.type = tfl.TensorType.INT32 if data is not None and data.dtype == np.int32 else tfl.TensorType.FLOAT32
+        t.buffer = 0
+        if data is not None:
+            buffer = tfl.BufferT()
+            buffer.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), np.uint8)
+            model.buffers.append(buffer)
+            t.buffer = len(model.buffers) - 1
+        graph.tensors.append(t)
+        return len(graph.tensors) - 1
+
+    def weights(*shape: int) -> np.ndarray:
+        return (rng.standard_normal(shape) * 0.5).astype(np.float32)
+
+    def op(code: int, inputs: list[int], outputs: list[int], options_type: int = 0, options: object = None) -> None:
+        if code not in codes:
+            c = tfl.OperatorCodeT()
+            c.builtinCode = c.deprecatedBuiltinCode = code
+            c.version = 1
+            model.operatorCodes.append(c)
+            codes[code] = len(model.operatorCodes) - 1
+        o = tfl.OperatorT()
+        o.opcodeIndex, o.inputs, o.outputs = codes[code], np.array(inputs, np.int32), np.array(outputs, np.int32)
+        o.builtinOptionsType, o.builtinOptions = options_type, options
+        graph.operators.append(o)
+
+    def options(cls: type, **fields: object) -> object:
+        value = cls()
+        for k, v in fields.items():
+            setattr(value, k, v)
+        return value
+
+    act, pad, B = tfl.ActivationFunctionType, tfl.Padding, tfl.BuiltinOptions
+    x = tensor([1, 16, 16, 3], "input")
+    conv = tensor([1, 8, 8, 8], "conv")
+    op(tfl.BuiltinOperator.CONV_2D, [x, tensor([8, 3, 3, 3], "w1", weights(8, 3, 3, 3)), tensor([8], "b1", weights(8))],
+       [conv], B.Conv2DOptions, options(tfl.Conv2DOptionsT, padding=pad.SAME, strideW=2, strideH=2,
+                                        fusedActivationFunction=act.RELU6, dilationWFactor=1, dilationHFactor=1))
+    dw = tensor([1, 8, 8, 8], "dw")
+    op(tfl.BuiltinOperator.DEPTHWISE_CONV_2D, [conv, tensor([1, 3, 3, 8], "w2", weights(1, 3, 3, 8)),
+                                                 tensor([8], "b2", weights(8))],
+       [dw], B.DepthwiseConv2DOptions, options(tfl.DepthwiseConv2DOptionsT, padding=pad.SAME, strideW=1, strideH=1,
+                                               depthMultiplier=1, dilationWFactor=1, dilationHFactor=1))
+    added = tensor([1, 8, 8, 8], "add")
+    op(tfl.BuiltinOperator.ADD, [conv, dw], [added], B.AddOptions,
+       options(tfl.AddOptionsT, fusedActivationFunction=act.RELU))
+    pooled = tensor([1, 4, 4, 8], "pool")
+    op(tfl.BuiltinOperator.MAX_POOL_2D, [added], [pooled], B.Pool2DOptions,
+       options(tfl.Pool2DOptionsT, padding=pad.VALID, strideW=2, strideH=2, filterWidth=2, filterHeight=2))
+    resized = tensor([1, 8, 8, 8], "resize")
+    op(tfl.BuiltinOperator.RESIZE_BILINEAR, [pooled, tensor([2], "size", np.array([8, 8], np.int32))], [resized],
+       B.ResizeBilinearOptions, options(tfl.ResizeBilinearOptionsT, alignCorners=False, halfPixelCenters=True))
+    joined = tensor([1, 8, 8, 16], "concat")
+    op(tfl.BuiltinOperator.CONCATENATION, [resized, conv], [joined], B.ConcatenationOptions,
+       options(tfl.ConcatenationOptionsT, axis=3))
+    maps = tensor([1, 8, 8, 16], "maps")
+    op(tfl.BuiltinOperator.LOGISTIC, [joined], [maps])
+    flat = tensor([1, 128], "flat")
+    op(tfl.BuiltinOperator.RESHAPE, [pooled, tensor([2], "shape", np.array([1, 128], np.int32))], [flat],
+       B.ReshapeOptions, options(tfl.ReshapeOptionsT, newShape=np.array([1, 128], np.int32)))
+    graph.inputs, graph.outputs = np.array([x], np.int32), np.array([maps, flat], np.int32)
+    model.subgraphs = [graph]
+    builder = flatbuffers.Builder(1 << 16)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_converter_matches_litert_on_the_operators_blazepose_uses():
+    pytest.importorskip("ai_edge_litert", reason="needs ai-edge-litert (the test extra on Linux x86-64)")
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import convert_blazepose
+
+    tflite_bytes = _small_tflite_model()
+    onnx_model = convert_blazepose.tflite_to_onnx(tflite_bytes, "small")
+    report = convert_blazepose.compare_with_litert(tflite_bytes, onnx_model.SerializeToString(), None, (-1.0, 1.0))
+    assert set(report["random"]) == {"maps", "flat"}
+    for name, stats in report["random"].items():
+        assert stats["max_abs"] > 0.1, name  # the outputs carry signal, so agreement means something
+        assert stats["max_rel_diff"] < 1e-5, (name, stats)

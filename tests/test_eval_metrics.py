@@ -23,6 +23,57 @@ def test_ssim_and_ms_ssim_known_values():
     assert 0.8 < L.ssim(a * 0.5 + 0.25, a * 0.5 + 0.35).item() < 1.0
 
 
+def _photo_like_pair(size: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth picture with edges and texture, and a blurred, shifted, noisy copy: SSIM well inside (0, 1)."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    a = np.stack([0.5 + 0.4 * np.sin(6 * xx + c) * np.cos(4 * yy) for c in range(3)], axis=-1)
+    a[size // 4 : size // 2, size // 3 : 2 * size // 3] = 0.9
+    a = np.clip(a + 0.05 * rng.standard_normal(a.shape), 0, 1).astype(np.float32)
+    b = cv2.GaussianBlur(np.roll(a, 2, axis=1), (5, 5), 1.0) + 0.03 * rng.standard_normal(a.shape)
+    return a, np.clip(b, 0, 1).astype(np.float32)
+
+
+def test_ssim_matches_scikit_image_and_counts_the_border():
+    """The SSIM map is scikit-image's (Wang et al. 2004: Gaussian window 11, sigma 1.5, data range 1, population
+    covariance) wherever the window fits; the convention differs only at the 5-pixel border, which our means count
+    (reflect padding) and scikit-image's mean leaves out (docs/design.md "Code layout")."""
+    metrics = pytest.importorskip("skimage.metrics")
+    a, b = _photo_like_pair()
+    reference_mean, reference_map = metrics.structural_similarity(
+        a.astype(np.float64), b.astype(np.float64), channel_axis=2, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+        full=True,
+    )
+    # in float64: the float32 map differs by up to ~1e-4 from E[x²] − μ² cancellation alone, not the convention
+    ours = L.ssim_map(*(torch.from_numpy(x).double().permute(2, 0, 1)[None] for x in (a, b)))
+    ours = ours[0].permute(1, 2, 0).double().numpy()
+    assert 0.3 < reference_mean < 0.9  # a pair where the metric has room to disagree
+    inner = (slice(5, -5), slice(5, -5))
+    np.testing.assert_allclose(ours[inner], reference_map[inner], atol=2e-5)
+    assert ours[inner].mean() == pytest.approx(reference_mean, abs=2e-5)
+    # whole-crop means (what `posetrain eval` reports) count the border: close to, but not, the reference's
+    assert abs(ours.mean() - reference_mean) < 0.02
+
+
+def test_photo_ssim_matches_scikit_image_inside_the_border():
+    metrics = pytest.importorskip("skimage.metrics")
+    photo_metrics = pytest.importorskip("trainer.photo_metrics")
+    a, b = _photo_like_pair()
+    reference_mean, reference_map = metrics.structural_similarity(
+        a, b, channel_axis=2, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+        full=True,
+    )
+    ours = photo_metrics.ssim_map(np.round(a * 255).astype(np.uint8), np.round(b * 255).astype(np.uint8))
+    quantised = metrics.structural_similarity(
+        np.round(a * 255) / 255, np.round(b * 255) / 255, channel_axis=2, data_range=1.0, gaussian_weights=True,
+        sigma=1.5, use_sample_covariance=False, full=True,
+    )[1]
+    inner = (slice(5, -5), slice(5, -5))
+    np.testing.assert_allclose(ours[inner], quantised.mean(axis=2)[inner], atol=1e-4)
+
+
 def test_part_cross_entropy_ignores_unknown_and_mask_bce_skips_maskless():
     masks = torch.softmax(torch.randn(2, 11, 8, 8), dim=1).requires_grad_()
     unknown = torch.full((2, 8, 8), 255, dtype=torch.int64)

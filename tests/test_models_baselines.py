@@ -79,7 +79,7 @@ def test_unet_keeps_resolution_and_uses_the_condition(config: UNetConfig, norm: 
 
 
 def test_mac_count_matches_hand_computation() -> None:
-    from models.measure import count_macs
+    from benchmarks.generator_cost import count_macs
 
     conv = torch.nn.Sequential(
         torch.nn.Conv2d(4, 6, 3, padding=1), torch.nn.Conv2d(6, 6, 3, stride=2, padding=1, groups=6)

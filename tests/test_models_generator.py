@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -276,3 +278,26 @@ def test_channel_softmax_is_softmax_over_channels() -> None:
 
     logits = torch.randn(2, 12, 5, 7) * 30
     assert torch.allclose(channel_softmax(logits), torch.softmax(logits, dim=1), atol=1e-6)
+
+
+def test_networks_start_from_the_papers_initialisation() -> None:
+    """Glorot-uniform convolutions with zero biases (the paper's Keras defaults), not the framework's default;
+    the "select" head then restarts at "mostly the composite"."""
+    import math
+
+    from models.baselines import SingleUNet
+    from models.discriminator import PatchDiscriminator
+
+    config = replace(get_config("tiny", 32), foreground_mode="select")
+    for network in (PoseWarpGenerator(config), SingleUNet(config), PatchDiscriminator(image_size=32)):
+        for name, m in network.named_modules():
+            if not isinstance(m, torch.nn.Conv2d):
+                continue
+            fan_in = m.weight[0].numel()
+            fan_out = m.weight.shape[0] * m.weight[0, 0].numel()
+            bound = math.sqrt(6.0 / (fan_in + fan_out))
+            assert float(m.weight.detach().abs().max()) <= bound + 1e-6, name
+            if m.bias is not None and not name.startswith("foreground_head"):
+                assert not m.bias.any(), name
+    head = PoseWarpGenerator(config).foreground_head
+    assert not head.bias[:4].any() and float(head.bias[-2].detach()) == 4.0

@@ -12,15 +12,8 @@ import torch
 onnxruntime = pytest.importorskip("onnxruntime")
 
 from models.config import get_config
-from models.generator import (
-    SOURCE_INPUTS,
-    SOURCE_OUTPUTS,
-    TARGET_OUTPUTS,
-    PoseWarpGenerator,
-    SourceStage,
-    target_inputs,
-    target_stage,
-)
+from models.artifact_meta import SOURCE_INPUTS, SOURCE_OUTPUTS, TARGET_OUTPUTS
+from models.generator import PoseWarpGenerator, SourceStage, target_inputs, target_stage
 from models.onnx_export import export_onnx, stage_example_inputs
 from poseeditor.errors import ExportError
 
@@ -82,6 +75,7 @@ def test_export_into_a_missing_folder_is_an_export_error(tmp_path: Path) -> None
         export_onnx(generator, tmp_path / "nope")
 
 
+@pytest.mark.slow  # a third export (~20 s on 2 cores) for a file-mode check
 def test_exported_onnx_files_get_the_usual_mode(tmp_path):
     import os
     import stat

@@ -1,4 +1,5 @@
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -66,6 +67,15 @@ def test_mat_round_trip(tmp_path, standing_pose, arm_up_pose):
     save_mat(tmp_path / "v.mat", [standing_pose, arm_up_pose])
     assert load_pose(tmp_path / "v.mat", image_size=(200, 300), index=1) == arm_up_pose
     assert load_pose(tmp_path / "v.mat", image_size=(200, 300), index=0) == standing_pose
+
+
+def test_mat_without_scipy_is_a_user_error_naming_the_extra(tmp_path, standing_pose, monkeypatch):
+    save_mat(tmp_path / "v.mat", [standing_pose])
+    monkeypatch.setitem(sys.modules, "scipy.io", None)  # as when scipy is not installed
+    with pytest.raises(PoseFileError, match=r"poseeditor\[mat\]"):
+        load_pose(tmp_path / "v.mat")
+    with pytest.raises(PoseFileError, match=r"poseeditor\[mat\]"):
+        save_mat(tmp_path / "w.mat", [standing_pose])
 
 
 @pytest.mark.skipif(not TENNIS.exists(), reason="posewarp-tennis fixture not present")

@@ -8,16 +8,8 @@ import numpy as np
 import pytest
 
 from poseeditor.errors import PoseFileError
-from poseeditor.presets import (
-    JOINT_PARENTS,
-    TREE_ORDER,
-    anchor_point,
-    bone_lengths,
-    descendants,
-    load_presets,
-    read_preset,
-    retarget,
-)
+from poseeditor.joint_tree import JOINT_PARENTS, TREE_ORDER, anchor_point, descendants
+from poseeditor.presets import bone_lengths, load_presets, read_preset, retarget
 from poseeditor.skeleton import NUM_JOINTS, Pose
 
 

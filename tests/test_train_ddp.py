@@ -67,7 +67,7 @@ def test_two_gloo_ranks_hold_identical_weights(tmp_path):
     # the ranks agree on something trained, not merely on the initial weights
     from trainer.checkpoint import list_checkpoints, load_checkpoint
     from trainer.config import config_from_dict
-    from trainer.loop import build_generator
+    from trainer.networks import build_generator
 
     torch.manual_seed(0)
     initial = build_generator(config_from_dict(config)).state_dict()

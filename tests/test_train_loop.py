@@ -42,7 +42,8 @@ def read_log(run: Path) -> list[dict[str, str]]:
 
 
 def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(toy_root, tmp_path):
-    from trainer.loop import TrainingData, prepare_data, train
+    from trainer.data.split import TrainingData, prepare_data
+    from trainer.loop import train
 
     cfg = config_from_dict(tiny_config(
         toy_root, tmp_path / "run",
@@ -195,7 +196,7 @@ def test_single_unet_baseline_trains_with_its_own_losses(toy_root, tmp_path):
 
 
 def test_soft_background_mask_leaves_part_of_the_hole_visible():
-    from trainer.loop import soft_background_mask
+    from trainer.data.holes import soft_background_mask
 
     hole = torch.zeros(4, 1, 64, 64)
     hole[:, :, 16:48, 20:40] = 1.0
@@ -210,7 +211,7 @@ def test_soft_background_mask_leaves_part_of_the_hole_visible():
 def test_a_resumed_run_keeps_its_split_when_the_dataset_grows(tmp_path):
     from trainer.data import read_dataset
     from trainer.data.toy import write_toy_dataset
-    from trainer.loop import split_for_run
+    from trainer.data.split import split_for_run
 
     root = tmp_path / "grow"
     write_toy_dataset(root, videos=10, frames=2, width=32, height=48)
@@ -245,7 +246,7 @@ def test_init_from_warm_starts_a_select_run_from_a_generate_checkpoint(toy_root,
         toy_root, tmp_path / "b", train={"steps": 2, "adversarial_start": 99},
         model={"foreground": "select", "init_from": str(tmp_path / "a")},
     ))
-    from trainer.loop import build_generator, init_generator_from
+    from trainer.networks import build_generator, init_generator_from
 
     fresh = build_generator(cfg)
     init_generator_from(fresh, tmp_path / "a")
@@ -275,3 +276,20 @@ def test_init_from_warm_starts_a_select_run_from_a_generate_checkpoint(toy_root,
     missing = config_from_dict(tiny_config(toy_root, tmp_path / "d", model={"init_from": str(tmp_path / "nope")}))
     with pytest.raises(TrainerError, match="does not exist"):
         train(missing)
+
+
+def test_log_has_a_held_out_metric_with_each_sample_sheet(toy_root, tmp_path):
+    from trainer.loop import train
+
+    cfg = config_from_dict(tiny_config(toy_root, tmp_path / "run", train={"steps": 4, "adversarial_start": 1000},
+                                       checkpoint={"every_steps": 0}))
+    train(cfg)
+    rows = read_log(tmp_path / "run")
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    # sheets (and the metric) at step 1 and the last step; the default sheet interval is minutes
+    measured = [int(r["step"]) for r in rows if r["held_out_l1"]]
+    assert measured == [1, 4]
+    for r in (rows[0], rows[-1]):
+        assert 0.0 < float(r["held_out_l1"]) < 1.0
+        assert -1.0 < float(r["held_out_ssim"]) < 1.0
+    assert len(list((tmp_path / "run" / "samples").glob("step_*.png"))) == 2

@@ -19,6 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets  # noqa: E402
 
 from poseeditor.image_io import save_image  # noqa: E402
 from poseeditor.pose_io import save_pose  # noqa: E402
+from poseeditor.engine import read_model_json  # noqa: E402
 from poseeditor.presets import bone_lengths  # noqa: E402
 from poseeditor.ui.main_window import MainWindow  # noqa: E402
 from poseeditor.ui.panels import EnlargedView  # noqa: E402
@@ -100,7 +101,11 @@ def test_drag_a_wrist_renders_and_undo_restores(qtbot, model_dir, photo_file, st
     before = window.last_outcome.result
     before_output, before_layers = before.output.copy(), before.warped_layers.copy()
     qtbot.waitUntil(lambda: window.intermediates.montage is not None, timeout=RENDER_TIMEOUT_MS)
-    assert "untrained" in window.backend_label.text() or window.engine_info
+    # the status bar names the loaded engine and says "untrained" exactly when the model's own record says so
+    info, label = window.engine_info, window.backend_label.text()
+    assert info is not None and str(info["backend"]) in label and f"@ {info['size']}²" in label
+    training = read_model_json(model_dir)["training"]
+    assert ("untrained" in label) == bool(training.get("random_weights") or training.get("steps", 1) == 0)
 
     view = window.photo_view
     start = view.joint_view_position(4)
@@ -229,7 +234,7 @@ def test_intermediate_tile_enlarges(qtbot, model_dir, photo_file, standing_pose)
     # the grid's tiles are the engine's intermediates, shrunk
     import cv2
 
-    from poseeditor.ui.montage import tile_images
+    from poseeditor.montage import tile_images
 
     result = window.last_outcome.result
     small = tile_images(result, 32)
@@ -377,7 +382,7 @@ def test_cancelled_animation_writes_nothing(qtbot, model_dir, photo_file, standi
 
 
 def test_ctrl_drag_rotates_and_scales_the_skeleton(qtbot, model_dir, photo_file, standing_pose):
-    from poseeditor.presets import anchor_point
+    from poseeditor.joint_tree import anchor_point
 
     window = open_window(qtbot, model_dir, photo_file, standing_pose)
     view = window.photo_view

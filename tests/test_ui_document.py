@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from poseeditor.presets import anchor_point, bone_lengths, load_presets
-from poseeditor.ui.document import EditorDocument, mirror_in_place, similarity_about, transform_pose
-from poseeditor.ui.montage import build_montage, montage_layout
+from poseeditor.joint_tree import anchor_point
+from poseeditor.presets import bone_lengths, load_presets
+from poseeditor.document import EditorDocument, mirror_in_place, similarity_about, transform_pose
+from poseeditor.montage import build_montage, montage_layout
 
 
 @pytest.fixture
@@ -141,7 +142,7 @@ def test_montage_layout_and_tile_lookup():
 
 def test_sidecar_pose_is_used_only_when_it_fits(tmp_path, standing_pose):
     from poseeditor.pose_io import save_pose
-    from poseeditor.ui.person import sidecar_pose
+    from poseeditor.person import sidecar_pose
 
     photo = tmp_path / "p.jpg"
     assert sidecar_pose(photo, 200, 300) is None
@@ -153,7 +154,7 @@ def test_sidecar_pose_is_used_only_when_it_fits(tmp_path, standing_pose):
 
 
 def test_default_skeleton_fills_the_photo():
-    from poseeditor.ui.person import default_pose, detector_region
+    from poseeditor.person import default_pose, detector_region
 
     pose = default_pose(400, 1000)
     x0, y0, x1, y1 = pose.box()

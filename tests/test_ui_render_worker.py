@@ -13,7 +13,7 @@ pg = pytest.importorskip("pyqtgraph")
 
 from poseeditor.image_io import save_image
 from poseeditor.ui import render_worker
-from poseeditor.ui.montage import TILE, tile_images
+from poseeditor.montage import TILE, tile_images
 from poseeditor.ui.render_worker import grid_due_while_busy
 from tests.test_ui import RENDER_TIMEOUT_MS, mouse_drag, open_window, wait_for_render_of
 

@@ -12,7 +12,7 @@ pytest.importorskip("pytestqt")
 pg = pytest.importorskip("pyqtgraph")
 from PySide6 import QtCore
 
-from poseeditor.ui.document import EditorDocument
+from poseeditor.document import EditorDocument
 from poseeditor.ui.photo_view import PhotoView
 
 

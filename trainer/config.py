@@ -7,14 +7,15 @@ after command-line overrides) is written into the run folder as `config.toml`, s
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tomllib
-import typing
-from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from models.plain_data import dataclass_from_dict
 from poseeditor.errors import PoseEditorError
 
 ARCHITECTURES = ("posewarp", "unet")
@@ -225,57 +226,8 @@ def _at_most(name: str, value: float, at_most: float) -> None:
         raise ConfigError(f"{name} must be at most {at_most}, got {value}")
 
 
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    """Check `value` against a field's annotation (int, float, str, bool, list[...]); ints may stand for floats."""
-    origin = typing.get_origin(annotation)
-    if origin in (list, typing.List):  # noqa: UP006 - typing.List is what get_origin can return
-        (item_type,) = typing.get_args(annotation)
-        if not isinstance(value, list):
-            raise ConfigError(f"{where} must be a list, got {type(value).__name__}")
-        return [_coerce(v, item_type, f"{where}[{i}]") for i, v in enumerate(value)]
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported type {annotation}")  # a programming error in this module
-
-
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where or 'config'} must be a table")
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"{where or 'config'}: unknown key(s) {unknown}; known: {sorted(known)}")
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        hint = hints[name]
-        key = f"{where}.{name}" if where else name
-        if isinstance(hint, type) and is_dataclass(hint):
-            kwargs[name] = _build(hint, value, key)
-        else:
-            kwargs[name] = _coerce(value, hint, key)
-    for name, f in known.items():
-        if name not in kwargs and f.default is MISSING and f.default_factory is MISSING:
-            raise ConfigError(f"{where or 'config'}: missing key {name!r}")
-    return cls(**kwargs)
-
-
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:
-    return _build(TrainConfig, data, "").validate()
+    return dataclass_from_dict(TrainConfig, data, "", ConfigError).validate()
 
 
 def load_config(path: str | os.PathLike[str], overrides: list[str] | None = None) -> TrainConfig:
@@ -315,11 +267,24 @@ def apply_override(data: dict[str, Any], item: str) -> None:
 
 
 def config_to_toml(config: TrainConfig) -> str:
-    try:
-        import tomli_w
-    except ImportError:  # optional dependency: fall back to JSON, which TOML readers don't need
-        import json
+    """The resolved config as TOML that `load_config` reads back. Written here rather than by a TOML library: the
+    config is one level of tables holding strings, numbers, booleans and lists of them."""
+    top, tables = [], []
+    for key, value in config.to_dict().items():
+        if isinstance(value, dict):
+            tables.append(f"\n[{key}]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in value.items()))
+        else:
+            top.append(f"{key} = {_toml_value(value)}\n")
+    return "".join(top) + "".join(tables)
 
-        return json.dumps(config.to_dict(), indent=2)
-    return tomli_w.dumps(config.to_dict())
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)  # Python's float repr (1e-05, inf, nan) is valid TOML
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string without \u surrogates is a TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {type(value).__name__}")  # a programming error: configs hold only these

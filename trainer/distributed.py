@@ -61,3 +61,12 @@ def mean_over_ranks(values: dict[str, float], info: DistInfo) -> dict[str, float
 def shutdown(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def set_threads(threads: int) -> None:
+    """This process's torch threads: `threads` intra-op, one inter-op."""
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # can only be set once per process, before any parallel work
+        pass

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.artifact_meta import MODEL_JSON
+
 from trainer import baselines
 from trainer.config import TrainerError
 from trainer.losses import ssim_map
@@ -63,7 +65,7 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     from trainer.checkpoint import latest_checkpoint, load_checkpoint
 
     path = Path(path).expanduser()
-    if path.is_dir() and (path / "model.json").is_file():
+    if path.is_dir() and (path / MODEL_JSON).is_file():
         from models.artifact import load_model as load_artifact
         from models.artifact_meta import read_model_json
 
@@ -142,37 +144,25 @@ def _scale_xy(xy: np.ndarray, k: float) -> np.ndarray:
 
 def model_inputs_at(batch: dict[str, torch.Tensor], size: int) -> dict[str, torch.Tensor]:
     """The network inputs for a model of `size`² from an evaluation batch at another size (joints rescaled)."""
-    from poseeditor.geometry import limb_transforms
-    from poseeditor.heatmaps import joint_heatmaps
-    from poseeditor.priors import segmentation_prior
+    from trainer.data.pairs import pose_input_tensors
 
     eval_size = batch["image_src"].shape[-1]
     if size == eval_size:
         return {k: batch[k] for k in ("image_src", "heatmaps_src", "heatmaps_tgt", "prior_src", "transforms")}
     k = size / eval_size
     image = F.interpolate(batch["image_src"], size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    hs, ht, pr, tr = [], [], [], []
-    for js, jt in zip(batch["joints_src"].numpy(), batch["joints_tgt"].numpy()):
-        xs, vs = _scale_xy(js[:, :2], k), js[:, 2] > 0.5
-        xt, vt = _scale_xy(jt[:, :2], k), jt[:, 2] > 0.5
-        hs.append(joint_heatmaps(xs, vs, size))
-        ht.append(joint_heatmaps(xt, vt, size))
-        pr.append(segmentation_prior(xs, vs, size))
-        tr.append(limb_transforms(xs, xt, vs, vt).astype(np.float32))
-    return {
-        "image_src": image,
-        "heatmaps_src": torch.from_numpy(np.stack(hs)),
-        "heatmaps_tgt": torch.from_numpy(np.stack(ht)),
-        "prior_src": torch.from_numpy(np.stack(pr)),
-        "transforms": torch.from_numpy(np.stack(tr)),
-    }
+    per_pair = [
+        pose_input_tensors(_scale_xy(js[:, :2], k), js[:, 2] > 0.5, _scale_xy(jt[:, :2], k), jt[:, 2] > 0.5, size)
+        for js, jt in zip(batch["joints_src"].numpy(), batch["joints_tgt"].numpy())
+    ]
+    return {"image_src": image, **{name: torch.stack([p[name] for p in per_pair]) for name in per_pair[0]}}
 
 
 def run_model(model: LoadedModel, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Outputs resized to the evaluation size, images in [0, 1]."""
     eval_size = batch["image_src"].shape[-1]
     x = model_inputs_at(batch, model.image_size)
-    from trainer.loop import run_generator
+    from trainer.networks import run_generator
 
     with torch.no_grad():
         out = run_generator(model.generator, x["image_src"], x["heatmaps_src"], x["heatmaps_tgt"], x["prior_src"],

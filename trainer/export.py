@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from models.artifact import save_generator
+from models.artifact_meta import MODEL_CARD
 from poseeditor.errors import ExportError, PoseEditorError
 from poseeditor.image_io import atomic_write_text, default_mode
 from trainer.evaluate import EvalResult, LoadedModel, format_table, load_model
@@ -34,10 +35,8 @@ def round_trip_check(folder: Path, generator: nn.Module) -> dict[str, float]:
     """Render one pose change through the editor's engine (onnxruntime) and through torch; return the max
     differences. Uses a synthetic figure, so no dataset is needed."""
     from poseeditor.engine import load_engine
-    from poseeditor.geometry import limb_transforms
-    from poseeditor.heatmaps import joint_heatmaps
-    from poseeditor.priors import segmentation_prior
     from trainer.data.holes import random_pose
+    from trainer.data.pairs import pose_input_tensors
 
     size = generator.config.image_size
     rng = np.random.default_rng(7)
@@ -52,12 +51,9 @@ def round_trip_check(folder: Path, generator: nn.Module) -> dict[str, float]:
     result = engine.render(state, tgt)
     image = torch.from_numpy(photo.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0)
     with torch.no_grad():
+        inputs = {k: v[None] for k, v in pose_input_tensors(src.xy, src.visible, tgt.xy, tgt.visible, size).items()}
         out = generator.eval()(
-            image,
-            torch.from_numpy(joint_heatmaps(src.xy, src.visible, size)[None]),
-            torch.from_numpy(joint_heatmaps(tgt.xy, tgt.visible, size)[None]),
-            torch.from_numpy(segmentation_prior(src.xy, src.visible, size)[None]),
-            torch.from_numpy(limb_transforms(src.xy, tgt.xy, src.visible, tgt.visible)[None].astype(np.float32)),
+            image, inputs["heatmaps_src"], inputs["heatmaps_tgt"], inputs["prior_src"], inputs["transforms"]
         )
     torch_out = ((out["output"][0].numpy().transpose(1, 2, 0) + 1.0) * 0.5).clip(0, 1)
     return {
@@ -108,7 +104,7 @@ def export_checkpoint(
                 pictures.append((title, name))
         card = model_card(loaded, training, evaluations or [], pictures, differences, failure_notes,
                           time.perf_counter() - t0, inference)
-        atomic_write_text(staging / "MODEL_CARD.md", card)
+        atomic_write_text(staging / MODEL_CARD, card)
         if out.exists():
             shutil.rmtree(out)
         os.chmod(staging, default_mode(folder=True))  # mkdtemp made it 0700

@@ -16,17 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from poseeditor.image_io import to_unit
 from trainer.config import TrainerError
 
 SSIM_C1 = 0.01**2
 SSIM_C2 = 0.03**2
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003
 IGNORE_LABEL = 255
-
-
-def to_unit(x: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] -> [0, 1]."""
-    return (x + 1.0) * 0.5
 
 
 @lru_cache(maxsize=16)

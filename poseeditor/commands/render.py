@@ -7,17 +7,17 @@ checked, and the model run, before anything is written; every file is written at
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poseeditor.errors import ExportError, PoseEditorError
+from poseeditor.image_io import check_writable, load_image, save_image, to_uint8
+
 if TYPE_CHECKING:
     import numpy as np
 
     from poseeditor.skeleton import Pose
-from poseeditor.image_io import atomic_write_text, check_writable, load_image, save_image, to_uint8
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,32 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def write_intermediates(folder: Path, result: object, extra_timings: dict[str, float]) -> None:
-    from poseeditor.engine import RenderResult
-
-    assert isinstance(result, RenderResult)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, image in result.intermediates().items():
-        save_image(folder / f"{name}.png", to_uint8(image))
-    transforms = {
-        "convention": "2x3 matrices mapping target crop pixels to source crop pixels (cv2 WARP_INVERSE_MAP)",
-        "crop_matrix": result.crop.matrix.round(6).tolist(),
-        "crop_size": result.crop.size,
-        "limbs": {name: m.round(6).tolist() for name, m in zip(_limb_names(), result.transforms)},
-    }
-    atomic_write_text(folder / "transforms.json", json.dumps(transforms, indent=1) + "\n")
-    timings = {k: round(v, 3) for k, v in {**extra_timings, **result.timings}.items()}
-    atomic_write_text(folder / "timings.json", json.dumps(timings, indent=1) + "\n")
-
-
-def _limb_names() -> tuple[str, ...]:
-    from poseeditor.skeleton import LIMB_NAMES
-
-    return LIMB_NAMES
-
-
 def run(args: argparse.Namespace) -> int:
     from poseeditor.engine import load_engine, photo_result
+    from poseeditor.engine.intermediates import write_intermediates
     from poseeditor.pose_io import load_pose
 
     output = Path(args.output)

@@ -4,7 +4,7 @@ BlazePose topology (MediaPipe pose_landmark model card): 0 nose, 7/8 left/right 
 13/14 elbows, 15/16 wrists, 23/24 hips, 25/26 knees, 27/28 ankles (left first; left = the person's left).
 The model has no top of head and no neck: the neck is the shoulders' midpoint raised towards the ears, the head
 top extends the shoulder-mid → ear-mid line. Both factors were fitted on the annotated posewarp tennis frames
-(see docs/detector.md, `python -m poseeditor.detector.accuracy --calibrate`).
+(see docs/detector.md, `python -m benchmarks.detector_accuracy --calibrate`).
 """
 
 from __future__ import annotations
@@ -62,28 +62,6 @@ def refine_with_heatmap(xy: np.ndarray, heatmap: np.ndarray, input_size: int) ->
         # Heatmap cell (j, i) covers model pixels around ((i + 0.5)·s, (j + 0.5)·s).
         out[refine, 0] = (mean_x[refine] + 0.5) / hm_w * input_size
         out[refine, 1] = (mean_y[refine] + 0.5) / hm_h * input_size
-    return out
-
-
-def _refine_with_heatmap_loop(xy: np.ndarray, heatmap: np.ndarray, input_size: int) -> np.ndarray:
-    """The straightforward per-landmark version of `refine_with_heatmap` (kept as the reference for tests)."""
-    out = xy.copy()
-    hm_h, hm_w = heatmap.shape[:2]
-    offset = REFINE_KERNEL // 2
-    for k in range(xy.shape[0]):
-        cx = int(xy[k, 0] / input_size * hm_w)
-        cy = int(xy[k, 1] / input_size * hm_h)
-        x0, x1 = max(cx - offset, 0), min(cx + offset + 1, hm_w)
-        y0, y1 = max(cy - offset, 0), min(cy + offset + 1, hm_h)
-        if x0 >= x1 or y0 >= y1:
-            continue
-        confidence = sigmoid(heatmap[y0:y1, x0:x1, k].astype(np.float64))
-        if confidence.max() < REFINE_MIN_CONFIDENCE:
-            continue
-        ys, xs = np.mgrid[y0:y1, x0:x1]
-        total = confidence.sum()
-        out[k, 0] = ((xs * confidence).sum() / total + 0.5) / hm_w * input_size
-        out[k, 1] = ((ys * confidence).sum() / total + 0.5) / hm_h * input_size
     return out
 
 

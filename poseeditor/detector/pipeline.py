@@ -28,7 +28,8 @@ from poseeditor.detector.landmarks import (
     sigmoid,
 )
 from poseeditor.detector.roi import SquareCrop, letterbox_crop, rotated_square_crop
-from poseeditor.errors import ImageError, ModelError, NoPersonFoundError, PoseEditorError
+from poseeditor.errors import ImageError, NoPersonFoundError, PoseEditorError
+from poseeditor.onnx_session import onnx_session
 from poseeditor.resources import resource_path
 from poseeditor.skeleton import Pose
 
@@ -169,25 +170,10 @@ class PoseDetector:
         """Create the ONNX sessions this detector needs, once (the segmenter only for mask_source="selfie")."""
         with self._lock:
             if self._sessions is None:
-                import onnxruntime as ort
-
-                options = ort.SessionOptions()
-                options.log_severity_level = 3
-                # no busy-waiting between the many small runs of a detection (measured: spinning threads slowed
-                # the 720p detection, and they would steal the cores of a GUI)
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                if self.threads:
-                    options.intra_op_num_threads = self.threads
-                sessions: dict[str, object] = {}
-                for key in self._needed_models():
-                    path = self.model_dir / MODEL_FILES[key]
-                    if not path.is_file():
-                        raise ModelError(f"the pose detector model {path} is missing (reinstall poseeditor)")
-                    try:
-                        sessions[key] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-                    except Exception as exc:  # noqa: BLE001  (onnxruntime raises its own exception types)
-                        raise ModelError(f"{path}: cannot load the pose detector model ({exc})") from None
-                self._sessions = sessions
+                self._sessions = {
+                    key: onnx_session(self.model_dir / MODEL_FILES[key], self.threads, what="pose detector model")
+                    for key in self._needed_models()
+                }
             return self._sessions
 
     def _run(self, key: str, x: np.ndarray) -> list[np.ndarray]:

@@ -6,29 +6,21 @@ the safetensors weights in torch (CUDA when available). Inputs and outputs are N
 
 from __future__ import annotations
 
-import os
 from typing import Protocol
 
 import numpy as np
 
+from models.artifact_meta import (
+    SELECT_TARGET_INPUTS,
+    SOURCE_INPUTS,
+    SOURCE_OUTPUTS,
+    TARGET_INPUTS,
+    TARGET_OUTPUTS,
+    WEIGHTS_FILE,
+)
 from poseeditor.engine.model_files import ModelFiles
 from poseeditor.errors import ModelError
-
-SOURCE_INPUTS = ("image", "source_heatmaps", "prior")
-SOURCE_OUTPUTS = ("part_masks", "background")
-TARGET_INPUTS = ("warped_layers", "target_heatmaps", "background")
-# a "select" model's target stage (models.generator.SelectTargetStage) also takes the warped masks
-SELECT_TARGET_INPUTS = ("warped_layers", "warped_masks", "target_heatmaps", "background")
-TARGET_OUTPUTS = ("foreground", "mask", "output")
-
-
-def default_threads() -> int:
-    """Intra-op threads: all cores up to 4 (measured on this 2-core machine, quiet: compact target network
-    10.9 ms with 2 threads vs 19.7 ms with 1; spinning off, see OnnxBackend)."""
-    env = os.environ.get("POSEEDITOR_THREADS")
-    if env:
-        return max(1, int(env))
-    return max(1, min(4, os.cpu_count() or 1))
+from poseeditor.onnx_session import default_threads, onnx_session
 
 
 class Backend(Protocol):
@@ -58,25 +50,12 @@ class OnnxBackend:
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
         elif device == "cuda":
             raise ModelError("the CUDA backend needs onnxruntime-gpu (pip install 'poseeditor[gpu]')")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        # Idle intra-op threads would spin between drag events, stealing the core the cv2 warp and the GUI need.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.sessions = {}
         for stage, path, inputs, outputs in (
             ("source", files.source_onnx, SOURCE_INPUTS, SOURCE_OUTPUTS),
             ("target", files.target_onnx, TARGET_INPUTS, TARGET_OUTPUTS),
         ):
-            if not path.is_file():
-                raise ModelError(f"{files.folder}: missing {path.name}")
-            try:
-                session = ort.InferenceSession(str(path), options, providers=providers)
-            except Exception as exc:  # noqa: BLE001 (onnxruntime raises its own exception types)
-                raise ModelError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+            session = onnx_session(path, threads, providers, what=f"{stage} stage of the generator")
             got_in = tuple(i.name for i in session.get_inputs())
             got_out = tuple(o.name for o in session.get_outputs())
             accepted = [set(inputs)] + ([set(SELECT_TARGET_INPUTS)] if stage == "target" else [])
@@ -166,6 +145,6 @@ def make_backend(files: ModelFiles, backend: str = "auto", threads: int | None =
     if backend in ("torch", "torch-cpu", "torch-cuda"):
         device = {"torch": "auto", "torch-cpu": "cpu", "torch-cuda": "cuda"}[backend]
         if not files.safetensors.is_file():
-            raise ModelError(f"{files.folder}: missing generator.safetensors (needed by the torch backend)")
+            raise ModelError(f"{files.folder}: missing {WEIGHTS_FILE} (needed by the torch backend)")
         return TorchBackend(files, threads, device=device)
     raise ModelError(f"unknown backend '{backend}' (use auto, onnx, onnx-cuda, torch, torch-cpu, torch-cuda)")

@@ -25,19 +25,14 @@ from poseeditor.engine.photo_composite import (
 from poseeditor.engine.photo_fill import FILL_CACHE, FillCache
 from poseeditor.engine.warp import premultiplied_layers, warp_layers
 from poseeditor.errors import PoseEditorError
-from poseeditor.geometry import Crop, crop_for_poses, limb_transforms
-from poseeditor.heatmaps import joint_heatmaps
-from poseeditor.priors import segmentation_prior
+from poseeditor.geometry import Crop, crop_for_poses
+from poseeditor.image_io import unit_picture
+from poseeditor.network_inputs import source_inputs, target_inputs
 from poseeditor.skeleton import JOINT_COLOURS, LAYER_NAMES, LIMB_NAMES, Pose
 
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
-
-
-def to_unit(x: np.ndarray) -> np.ndarray:
-    """[-1,1] CHW -> [0,1] HWC float32."""
-    return np.clip((np.moveaxis(x, 0, -1) + 1.0) * 0.5, 0.0, 1.0).astype(np.float32)
 
 
 def heatmap_picture(heatmaps: np.ndarray) -> np.ndarray:
@@ -177,21 +172,20 @@ class Engine:
         image = crop.cut(photo).astype(np.float32) * (2.0 / 255.0) - 1.0
         image = np.ascontiguousarray(np.moveaxis(image, -1, 0))
         source_xy = crop.to_crop(source_pose.xy)
-        heatmaps = joint_heatmaps(source_xy, source_pose.visible, self.size)
-        prior = segmentation_prior(source_xy, source_pose.visible, self.size)
+        heatmaps, prior = source_inputs(source_xy, source_pose.visible, self.size)
         timings["source_prepare_ms"] = _ms(t0)
         t0 = time.perf_counter()
         part_masks, background = self.backend.run_source(image[None], heatmaps[None], prior[None])
         timings["source_network_ms"] = _ms(t0)
         if self.background_mode == "inpaint":
             t0 = time.perf_counter()
-            filled = inpaint_background(to_unit(image), person_region_from_prior(prior))
+            filled = inpaint_background(unit_picture(image), person_region_from_prior(prior))
             background = (np.moveaxis(filled, -1, 0)[None] * 2.0 - 1.0).astype(np.float32)
             timings["inpaint_ms"] = _ms(t0)
         return SourceState(
             layers=premultiplied_layers(image, part_masks[0]),
-            background_unit=to_unit(background[0]),
-            source_unit=to_unit(image),
+            background_unit=unit_picture(background[0]),
+            source_unit=unit_picture(image),
             photo_shape=(h, w),
             source_pose=source_pose,
             crop=crop,
@@ -218,13 +212,14 @@ class Engine:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         target_xy = state.crop.to_crop(target_pose.xy)
-        transforms = limb_transforms(state.source_xy, target_xy, state.source_pose.visible, target_pose.visible)
+        transforms, target_heatmaps = target_inputs(
+            state.source_xy, state.source_pose.visible, target_xy, target_pose.visible, self.size
+        )
+        timings["inputs_ms"] = _ms(t0)
+        t0 = time.perf_counter()
         planes, warped_masks = warp_layers(state.layers, transforms, reuse)
         warped = planes.reshape(1, -1, self.size, self.size)  # (1,30,S,S), no copy
         timings["warp_ms"] = _ms(t0)
-        t0 = time.perf_counter()
-        target_heatmaps = joint_heatmaps(target_xy, target_pose.visible, self.size)
-        timings["heatmaps_ms"] = _ms(t0)
         t0 = time.perf_counter()
         fg, mask, output = self.backend.run_target(
             warped, target_heatmaps[None], state.background[None], warped_masks[None]
@@ -234,8 +229,8 @@ class Engine:
         return RenderResult(
             crop=state.crop,
             source_image=state.source_unit,
-            output=to_unit(output[0]),
-            foreground=to_unit(fg[0]),
+            output=unit_picture(output[0]),
+            foreground=unit_picture(fg[0]),
             mask=np.clip(mask[0, 0], 0.0, 1.0).astype(np.float32),
             background=state.background_unit,
             part_masks=state.part_masks,

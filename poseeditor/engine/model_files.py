@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.artifact_meta import read_model_json  # torch-free; the one reader of model.json
+# torch-free; the one reader of model.json and the one place the folder's file names are spelled
+from models.artifact_meta import MODEL_JSON, SOURCE_ONNX, TARGET_ONNX, WEIGHTS_FILE, read_model_json
 from poseeditor.errors import ModelError, NoModelInstalledError
 from poseeditor.resources import default_model_dir
 
@@ -35,29 +36,29 @@ class ModelFiles:
 
     @property
     def source_onnx(self) -> Path:
-        return self.folder / "source.onnx"
+        return self.folder / SOURCE_ONNX
 
     @property
     def target_onnx(self) -> Path:
-        return self.folder / "target.onnx"
+        return self.folder / TARGET_ONNX
 
     @property
     def safetensors(self) -> Path:
-        return self.folder / "generator.safetensors"
+        return self.folder / WEIGHTS_FILE
 
 
 def find_model(model: str | os.PathLike[str] | None = None) -> ModelFiles:
     """The artifact at `model` (a folder or its model.json), or the installed default."""
     if model is None:
         folder = default_model_dir()
-        if not (folder / "model.json").is_file():
+        if not (folder / MODEL_JSON).is_file():
             raise NoModelInstalledError(
                 "no trained generator is installed (expected one in "
                 f"{folder}); pass --model DIR with a folder made by `posetrain export`"
             )
     else:
         folder = Path(model)
-        if folder.is_file() and folder.name == "model.json":
+        if folder.is_file() and folder.name == MODEL_JSON:
             folder = folder.parent
         if folder.is_file():
             raise ModelError(f"{model}: is a file; a model is a folder made by `posetrain export`")

@@ -50,7 +50,7 @@ def write_crop_image(path: Path, result: Any) -> None:
 
 
 def write_intermediates_folder(folder: Path, result: Any, source: Pose, target: Pose) -> None:
-    from poseeditor.commands.render import write_intermediates
+    from poseeditor.engine.intermediates import write_intermediates
 
     if not folder.is_dir():
         raise ExportError(f"{folder}: not a folder")

@@ -15,17 +15,18 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from poseeditor.errors import PoseEditorError
+from poseeditor.engine import read_model_json
+from poseeditor.errors import ModelError, PoseEditorError
 from poseeditor.image_io import atomic_write_text, load_image
 from poseeditor.pose_io import load_pose, save_openpose, save_pose
 from poseeditor.presets import load_presets
 from poseeditor.session import load_session, recovery_file, save_session
 from poseeditor.skeleton import JOINT_NAMES, Pose
 from poseeditor.ui import exports
-from poseeditor.ui.document import EditorDocument
-from poseeditor.ui.montage import Montage
+from poseeditor.document import EditorDocument
+from poseeditor.montage import Montage
 from poseeditor.ui.panels import EnlargedView, IntermediatesPanel, ResultPanel
-from poseeditor.ui.person import find_person, sidecar_pose, sidecar_pose_file
+from poseeditor.person import find_person, sidecar_pose, sidecar_pose_file
 from poseeditor.ui.photo_view import PhotoView
 from poseeditor.ui.render_worker import RenderOutcome, RenderWorker
 
@@ -426,8 +427,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _model_is_trained(self) -> bool:
         folder = Path(str((self.engine_info or {}).get("model", "")))
         try:
-            meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            meta = read_model_json(folder)
+        except ModelError:
             return True
         training = meta.get("training") or {}
         return not (training.get("random_weights") or int(training.get("steps", 1) or 0) == 0)

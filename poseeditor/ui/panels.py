@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from poseeditor.ui.montage import Montage, montage_layout, tile_stack
+from poseeditor.montage import Montage, montage_layout, tile_stack
 from poseeditor.ui.photo_view import ImagePanel
 
 

@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from poseeditor.skeleton import BONES, Pose
-from poseeditor.ui.document import EditorDocument
+from poseeditor.document import EditorDocument
 from poseeditor.ui.skeleton_item import SkeletonItem
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)

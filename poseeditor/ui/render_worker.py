@@ -23,9 +23,9 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from poseeditor.engine.photo_fill import FILL_CACHE, fill_key
-from poseeditor.errors import NoModelInstalledError, PoseEditorError
+from poseeditor.errors import PoseEditorError
 from poseeditor.skeleton import Pose
-from poseeditor.ui.montage import build_montage
+from poseeditor.montage import build_montage
 
 QUIET_S = 0.05  # no new pose for this long = the drag paused: time for the grid and the paste-back
 # While poses keep coming (a drag), the intermediates grid is rebuilt at most this often. Building it costs
@@ -206,10 +206,7 @@ class RenderWorker(QThread):
         self._state = None
         try:
             self.engine = load_engine(self.model_dir, self.backend)
-        except NoModelInstalledError as exc:
-            self.engineMissing.emit(str(exc))
-            return
-        except PoseEditorError as exc:
+        except PoseEditorError as exc:  # no model installed, or not a usable model: the editor runs without one
             self.engineMissing.emit(str(exc))
             return
         self.engineReady.emit(dict(self.engine.info))

@@ -12,14 +12,17 @@ Hovering a joint shows its name.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph.GraphicsScene.mouseEvents import HoverEvent, MouseDragEvent
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from poseeditor.presets import JOINT_PARENTS, anchor_point
+from poseeditor.document import EditorDocument, similarity_about
+from poseeditor.joint_tree import JOINT_PARENTS, anchor_point
 from poseeditor.skeleton import BONES, JOINT_COLOURS, JOINT_NAMES, NUM_JOINTS, SIDE_COLOURS, Pose, bone_colour
-from poseeditor.ui.document import EditorDocument, similarity_about
 
 HANDLE_SIZE = 13  # screen pixels
 LINE_PICK_PIXELS = 7  # how close to a limb line a drag must start to grab the limb
@@ -66,6 +69,19 @@ def _joint_tip(x: float, y: float, data: object) -> str:
     return f"{JOINT_NAMES[index]}  ({x:.0f}, {y:.0f})" if 0 <= index < NUM_JOINTS else ""
 
 
+@dataclass
+class _Drag:
+    """One mouse gesture under way: what it does and where it started (photo pixels)."""
+
+    kind: Literal["joint", "limb", "move", "similarity"]
+    base: Pose  # the pose when the gesture started; every move is applied to it afresh
+    start: np.ndarray  # where the button went down
+    joint: int = -1  # "joint": the dragged joint; "limb": the limb's child joint
+    offset: np.ndarray = field(default_factory=lambda: np.zeros(2))  # "joint": joint − start
+    pivot: np.ndarray = field(default_factory=lambda: np.zeros(2))  # "limb": the upper joint; "similarity": the anchor
+    key: object = field(default_factory=object)  # one undo step per gesture
+
+
 class SkeletonItem(pg.GraphItem):
     """Shows `document.target_pose` and edits it by mouse."""
 
@@ -77,7 +93,7 @@ class SkeletonItem(pg.GraphItem):
         self.scatter = _JointScatter()
         self.scatter.setParentItem(self)
         self.document = document
-        self._drag: dict[str, object] | None = None
+        self._drag: _Drag | None = None
         self._pose: Pose | None = None
         # Limb lines: one plain QGraphicsPathItem per side colour, painted by Qt in C++, instead of GraphItem's
         # per-line pen array (replayed line by line) or PlotCurveItems (Python code in every paint): during a
@@ -165,75 +181,65 @@ class SkeletonItem(pg.GraphItem):
             self.document.select(int(points[0].data()[0]))
 
     # ------------------------------------------------------------------------------------------------ drags
-    def mouseDragEvent(self, ev: object) -> None:  # noqa: N802 - pyqtgraph's name
-        if ev.button() != QtCore.Qt.MouseButton.LeftButton or self._pose is None:  # type: ignore[attr-defined]
-            ev.ignore()  # type: ignore[attr-defined]
+    def mouseDragEvent(self, ev: MouseDragEvent) -> None:  # noqa: N802 - pyqtgraph's name
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton or self._pose is None:
+            ev.ignore()
             return
-        if ev.isStart():  # type: ignore[attr-defined]
-            self._drag = self._start_drag(ev)  # type: ignore[arg-type]
+        if ev.isStart():
+            self._drag = self._start_drag(ev)
             if self._drag is None:
-                ev.ignore()  # type: ignore[attr-defined]
+                ev.ignore()
                 return
         elif self._drag is None:
-            ev.ignore()  # type: ignore[attr-defined]
+            ev.ignore()
             return
         drag = self._drag
-        pos = np.array([ev.pos().x(), ev.pos().y()])  # type: ignore[attr-defined]
-        kind, key, base = drag["kind"], drag["key"], drag["base"]
-        assert isinstance(base, Pose)
-        start = np.asarray(drag["start"])
-        if kind == "joint":
-            joint = int(drag["joint"])  # type: ignore[arg-type]
-            target = pos + np.asarray(drag["offset"])
-            self.document.move_joint(joint, float(target[0]), float(target[1]), merge_key=key)
-        elif kind == "limb":
-            joint = int(drag["joint"])  # type: ignore[arg-type]
-            pivot = np.asarray(drag["pivot"])
-            angle = _angle(pivot, start, pos)
-            self.document.swing_chain(joint, angle, merge_key=key, base=base)
-        elif kind == "move":
-            self.document.translate_all(*(pos - start), merge_key=key, base=base)
-        elif kind == "similarity":
-            centre = np.asarray(drag["pivot"])
-            r0 = max(float(np.linalg.norm(start - centre)), 1e-6)
+        pos = np.array([ev.pos().x(), ev.pos().y()])
+        if drag.kind == "joint":
+            target = pos + drag.offset
+            self.document.move_joint(drag.joint, float(target[0]), float(target[1]), merge_key=drag.key)
+        elif drag.kind == "limb":
+            angle = _angle(drag.pivot, drag.start, pos)
+            self.document.swing_chain(drag.joint, angle, merge_key=drag.key, base=drag.base)
+        elif drag.kind == "move":
+            self.document.translate_all(*(pos - drag.start), merge_key=drag.key, base=drag.base)
+        elif drag.kind == "similarity":
+            centre = drag.pivot
+            r0 = max(float(np.linalg.norm(drag.start - centre)), 1e-6)
             scale = float(np.clip(np.linalg.norm(pos - centre) / r0, 0.2, 5.0))
-            matrix = similarity_about(centre, scale, _angle(centre, start, pos))
-            self.document.transform_all(matrix, "Rotate/scale skeleton", merge_key=key, base=base)
-        if ev.isFinish():  # type: ignore[attr-defined]
+            matrix = similarity_about(centre, scale, _angle(centre, drag.start, pos))
+            self.document.transform_all(matrix, "Rotate/scale skeleton", merge_key=drag.key, base=drag.base)
+        if ev.isFinish():
             self.document.end_drag()
             self._drag = None
-        ev.accept()  # type: ignore[attr-defined]
+        ev.accept()
 
-    def _start_drag(self, ev: object) -> dict[str, object] | None:
+    def _start_drag(self, ev: MouseDragEvent) -> _Drag | None:
         pose = self._pose
         assert pose is not None
-        down = ev.buttonDownPos()  # type: ignore[attr-defined]
+        down = ev.buttonDownPos()
         start = np.array([down.x(), down.y()])
-        modifiers = ev.modifiers()  # type: ignore[attr-defined]
-        key = object()  # one undo step per gesture
+        modifiers = ev.modifiers()
         if modifiers & QtCore.Qt.KeyboardModifier.ShiftModifier:
-            return {"kind": "move", "key": key, "base": pose, "start": start}
+            return _Drag("move", pose, start)
         if modifiers & QtCore.Qt.KeyboardModifier.ControlModifier:
-            return {"kind": "similarity", "key": key, "base": pose, "start": start, "pivot": anchor_point(pose)}
+            return _Drag("similarity", pose, start, pivot=anchor_point(pose))
         joint = self.joint_at(down)
         if joint is not None:
             self.document.select(joint)
-            return {"kind": "joint", "key": key, "base": pose, "start": start, "joint": joint,
-                    "offset": pose.xy[joint] - start}
+            return _Drag("joint", pose, start, joint=joint, offset=pose.xy[joint] - start)
         child = self.limb_at(down)
         if child is not None:
-            parent = JOINT_PARENTS[child]
-            return {"kind": "limb", "key": key, "base": pose, "start": start, "joint": child,
-                    "pivot": pose.xy[parent]}
+            return _Drag("limb", pose, start, joint=child, pivot=pose.xy[JOINT_PARENTS[child]])
         return None
 
-    def hoverEvent(self, ev: object) -> None:  # noqa: N802 - pyqtgraph's name
+    def hoverEvent(self, ev: HoverEvent) -> None:  # noqa: N802 - pyqtgraph's name
         # Ask for drags only where there is something to grab, so elsewhere the view pans.
-        if ev.isExit() or self._pose is None or self._drag is not None:  # type: ignore[attr-defined]
+        if ev.isExit() or self._pose is None or self._drag is not None:
             return  # nothing to offer while a drag is under way (pyqtgraph sends hovers with every move)
-        pos = ev.pos()  # type: ignore[attr-defined]
+        pos = ev.pos()
         if self.joint_at(pos) is not None or self.limb_at(pos) is not None:
-            ev.acceptDrags(QtCore.Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+            ev.acceptDrags(QtCore.Qt.MouseButton.LeftButton)
             self.setCursor(QtGui.QCursor(QtCore.Qt.CursorShape.OpenHandCursor))
         else:
             self.unsetCursor()

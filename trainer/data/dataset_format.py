@@ -18,8 +18,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from poseeditor.errors import ImageError, PoseEditorError
+from poseeditor.errors import ImageError, PoseEditorError, PoseFileError
 from poseeditor.image_io import atomic_write_text, image_size, load_image, save_image
+from poseeditor.pose_io import read_paper_mat
 from poseeditor.skeleton import NUM_JOINTS, Pose
 
 FORMAT_NAME = "poseeditor-dataset"
@@ -263,25 +264,12 @@ def joints_box(joints: np.ndarray, visible: np.ndarray, pad: float = 0.1) -> np.
 def read_video_mat(root: Path, info_path: Path, single_video: bool) -> VideoRecord:
     """The paper's layout: `info/<video>.mat` (struct `data`: X 14×2×n 1-based pixels, bbox n×4) with frames
     `frames/<video>/<k>.jpg`, k = 1..n — or, for a single-video folder, directly in `frames/`."""
-    import scipy.io  # only this reader needs scipy
-
     try:
-        mat = scipy.io.loadmat(str(info_path))
-    except Exception as exc:  # scipy raises many types for corrupt files
-        raise DatasetError(f"{info_path}: not a readable MATLAB file ({exc})") from None
-    if "data" not in mat:
-        raise DatasetError(f"{info_path}: no struct 'data' (expected data.X and data.bbox)")
-    data = mat["data"]
-    try:
-        x = np.asarray(data["X"][0, 0], dtype=np.float64)
-    except (ValueError, IndexError, KeyError, TypeError):
-        raise DatasetError(f"{info_path}: data has no field X") from None
-    if x.ndim == 2:
-        x = x[:, :, None]
-    if x.ndim != 3 or x.shape[:2] != (NUM_JOINTS, 2):
-        raise DatasetError(f"{info_path}: data.X must be {NUM_JOINTS}×2×n; got shape {x.shape}")
-    n = x.shape[2]
-    joints = np.transpose(x, (2, 0, 1)) - 1.0  # 1-based -> 0-based pixels
+        mat = read_paper_mat(info_path)
+    except PoseFileError as exc:
+        raise DatasetError(str(exc)) from None
+    joints = mat.joints
+    n = len(joints)
     name = info_path.stem
     frame_dir = root / "frames" / name
     if not frame_dir.is_dir():
@@ -303,16 +291,7 @@ def read_video_mat(root: Path, info_path: Path, single_video: bool) -> VideoReco
     )
     visible = finite & inside
     joints = np.where(np.isfinite(joints), joints, 0.0)
-    boxes = np.zeros((n, 4))
-    try:
-        bbox = np.asarray(data["bbox"][0, 0], dtype=np.float64)
-    except (ValueError, IndexError, KeyError, TypeError):
-        bbox = None
-    for k in range(n):
-        if bbox is not None and bbox.shape == (n, 4):
-            boxes[k] = bbox[k] - np.array([1.0, 1.0, 0.0, 0.0])
-        else:
-            boxes[k] = joints_box(joints[k], visible[k])
+    boxes = mat.boxes if mat.boxes is not None else np.stack([joints_box(j, v) for j, v in zip(joints, visible)])
     return VideoRecord(
         name=name,
         frame_paths=paths,

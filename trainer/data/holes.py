@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from poseeditor.geometry import apply_affine, compose_affine, crop_for_poses
@@ -297,3 +298,20 @@ class PersonHoleDataset(Dataset):
         if self.with_prior:
             out["prior"] = torch.from_numpy(segmentation_prior(pose.xy, pose.visible, self.size))
         return out
+
+
+def soft_background_mask(hole_mask: torch.Tensor, seed: int, step: int) -> torch.Tensor:
+    """The background mask the background module gets for a holed photo: 1 − (blurred hole × depth), depth in
+    [0.5, 1] per sample, so part of the foreign content pasted into the hole shows through.
+
+    Why: at inference the segmentation's background channel is soft and never exactly 0 on the person, so the
+    person shows faintly through the module's input. Trained only on clean, fully zeroed holes, the module copied
+    that faint person into the background (seen on the first run's sheets: a ghost at the person's old place).
+    Deterministic by (seed, step), so resumed runs repeat it exactly.
+    """
+    n, _, size, _ = hole_mask.shape
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    depth = (0.5 + 0.5 * torch.rand(n, 1, 1, 1, generator=g)).to(hole_mask.device, hole_mask.dtype)
+    k = max(3, (size // 32) | 1)
+    soft = F.avg_pool2d(hole_mask, k, stride=1, padding=k // 2, count_include_pad=False)
+    return 1.0 - soft.clamp(0.0, 1.0) * depth

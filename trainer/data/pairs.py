@@ -20,9 +20,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from poseeditor.geometry import compose_affine, crop_for_poses, limb_transforms
-from poseeditor.heatmaps import joint_heatmaps
-from poseeditor.priors import segmentation_prior
+from poseeditor.geometry import compose_affine, crop_for_poses
+from poseeditor.network_inputs import pair_inputs
 from poseeditor.skeleton import FLIP_PERMUTATION, LAYER_FLIP_PERMUTATION
 from trainer.data.dataset_format import DatasetError, VideoRecord, read_rgb
 
@@ -130,6 +129,19 @@ def to_tensor_image(rgb: np.ndarray) -> torch.Tensor:
     chw *= 1.0 / 127.5
     chw -= 1.0
     return torch.from_numpy(chw)
+
+
+def pose_input_tensors(
+    source_xy: np.ndarray, source_visible: np.ndarray, target_xy: np.ndarray, target_visible: np.ndarray, size: int
+) -> dict[str, torch.Tensor]:
+    """The generator's pose inputs for one pair (poseeditor.network_inputs, the editor's own) as a batch's tensors."""
+    inputs = pair_inputs(source_xy, source_visible, target_xy, target_visible, size)
+    return {
+        "heatmaps_src": torch.from_numpy(inputs.source_heatmaps),
+        "heatmaps_tgt": torch.from_numpy(inputs.target_heatmaps),
+        "prior_src": torch.from_numpy(inputs.prior),
+        "transforms": torch.from_numpy(inputs.transforms),
+    }
 
 
 def person_box(xy: np.ndarray, visible: np.ndarray, size: int, pad: float = PERSON_BOX_PAD) -> np.ndarray:
@@ -361,14 +373,10 @@ class PosePairDataset(Dataset):
         else:
             mask_crop = np.zeros((size, size), dtype=np.float32)
 
-        transforms = limb_transforms(xy_s, xy_t, vis_s, vis_t)
         return {
             "image_src": to_tensor_image(image_s),
             "image_tgt": to_tensor_image(image_t),
-            "heatmaps_src": torch.from_numpy(joint_heatmaps(xy_s, vis_s, size)),
-            "heatmaps_tgt": torch.from_numpy(joint_heatmaps(xy_t, vis_t, size)),
-            "prior_src": torch.from_numpy(segmentation_prior(xy_s, vis_s, size)),
-            "transforms": torch.from_numpy(transforms.astype(np.float32)),
+            **pose_input_tensors(xy_s, vis_s, xy_t, vis_t, size),
             "joints_src": torch.from_numpy(np.column_stack([xy_s, vis_s]).astype(np.float32)),
             "joints_tgt": torch.from_numpy(np.column_stack([xy_t, vis_t]).astype(np.float32)),
             "parts_src": torch.from_numpy(parts_crop.astype(np.int64)),

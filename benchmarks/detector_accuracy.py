@@ -1,7 +1,7 @@
 """Detector accuracy on annotated frames in the paper's layout (frames/N.jpg + info/*.mat with data.X 14×2×n).
 
-    python -m poseeditor.detector.accuracy ../shared/data/posewarp-tennis            # table per joint
-    python -m poseeditor.detector.accuracy ../shared/data/posewarp-tennis --calibrate # refit neck/head factors
+    python -m benchmarks.detector_accuracy ../shared/data/posewarp-tennis            # table per joint
+    python -m benchmarks.detector_accuracy ../shared/data/posewarp-tennis --calibrate # refit neck/head factors
 
 PCK@0.2: a joint is correct when it lies within 0.2 × torso diameter (2 × |neck − mid-hip|, from the annotation).
 """
@@ -46,18 +46,14 @@ class AccuracyReport:
 
 def load_annotated_frames(folder: str | Path) -> list[tuple[Path, np.ndarray]]:
     """(frame path, (14, 2) 0-based joints) for every annotated frame of the fixture."""
-    import scipy.io
+    from poseeditor.pose_io import read_paper_mat
 
     folder = Path(folder)
     mats = sorted((folder / "info").glob("*.mat"))
     if not mats:
         raise FileNotFoundError(f"{folder}/info/*.mat: no annotation file")
-    data = scipy.io.loadmat(str(mats[0]))["data"]
-    joints = np.asarray(data["X"][0, 0], dtype=np.float64) - 1.0  # MATLAB pixels are 1-based
-    frames = []
-    for i in range(joints.shape[2]):
-        frames.append((folder / "frames" / f"{i + 1}.jpg", joints[:, :, i]))
-    return frames
+    joints = read_paper_mat(mats[0]).joints
+    return [(folder / "frames" / f"{i + 1}.jpg", joints[i]) for i in range(len(joints))]
 
 
 def torso_diameter(joints: np.ndarray) -> float:

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from poseeditor.geometry import apply_affine
-from poseeditor.presets import JOINT_PARENTS, MID_HIP, Preset, anchor_point, descendants, retarget
+from poseeditor.joint_tree import JOINT_PARENTS, MID_HIP, anchor_point, descendants
+from poseeditor.presets import Preset, retarget
 from poseeditor.session import PoseHistory, SessionData
 from poseeditor.skeleton import JOINT_NAMES, NUM_JOINTS, Pose
 

@@ -11,7 +11,7 @@ from poseeditor.errors import NoPersonFoundError, PoseEditorError
 from poseeditor.pose_io import load_pose
 from poseeditor.presets import load_presets
 from poseeditor.skeleton import Pose
-from poseeditor.ui.document import default_pose_for
+from poseeditor.document import default_pose_for
 
 PLACE_HINT = "drag the skeleton onto the person, then Pose → Use skeleton as the person's pose"
 

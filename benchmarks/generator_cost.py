@@ -1,6 +1,6 @@
 """Size and speed of generator configs: parameters, multiply-accumulates and onnxruntime median latency per stage.
 
-    python -m models.measure --config compact paper --size 256 128 --threads 1 2 [--repeats 30] [--json OUT]
+    python -m benchmarks.generator_cost --config compact paper --size 256 128 --threads 1 2 [--repeats 30] [--json OUT]
 
 This is the tool behind the numbers in docs/models.md (random weights: speed does not depend on them). The
 application-level benchmark with the warp and both backends is benchmarks/latency.py.
@@ -25,6 +25,7 @@ from torch import nn
 from models.config import GeneratorConfig, get_config
 from models.generator import PoseWarpGenerator, SourceStage, target_stage
 from models.onnx_export import export_onnx, stage_example_inputs
+from poseeditor.onnx_session import onnx_session
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -63,18 +64,9 @@ def count_macs(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> int:
 
 
 def ort_session(path: str | Path, threads: int, spinning: bool = True):  # -> onnxruntime.InferenceSession
-    """A CPU session as the editor would open it. `spinning=False` makes idle worker threads sleep instead of
-    busy-wait (onnxruntime spins by default), which matters when the cores are shared."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if not spinning:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    """A CPU session as the editor opens it, except that `spinning=True` (onnxruntime's default, which the editor
+    turns off) lets idle worker threads busy-wait: measuring it is what the flag is for."""
+    return onnx_session(path, threads, spinning=spinning)
 
 
 def median_ms(run, repeats: int, warmup: int = 3) -> tuple[float, float]:
@@ -134,7 +126,7 @@ def measure_config(config: GeneratorConfig, threads: list[int], repeats: int, sp
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.measure", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.generator_cost", description=__doc__.splitlines()[0])
     parser.add_argument("--config", nargs="+", default=["compact", "paper"])
     parser.add_argument("--size", nargs="+", type=int, default=[256, 128])
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])

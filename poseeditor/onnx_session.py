@@ -1,0 +1,62 @@
+"""Opening an onnxruntime session, one way for every ONNX model we run (the generator's two stages, the pose
+detector's models, the benchmarks): the thread cap, and no spinning of idle threads.
+
+Why no spinning: onnxruntime's idle intra-op threads busy-wait between runs by default; on 2 cores that stole the
+core the cv2 warp after the target network and the GUI need (target stage 25 → 16 ms; 720p detection 68 → 35 ms;
+docs/benchmarks/latency.md, docs/detector.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from poseeditor.errors import ModelError, PoseEditorError
+
+THREADS_VARIABLE = "POSEEDITOR_THREADS"
+MAX_DEFAULT_THREADS = 4
+
+
+def default_threads() -> int:
+    """Intra-op threads: all cores up to 4 (measured on this 2-core machine, quiet: compact target network
+    10.9 ms with 2 threads vs 19.7 ms with 1); `POSEEDITOR_THREADS` overrides."""
+    env = os.environ.get(THREADS_VARIABLE, "").strip()
+    if env:
+        try:
+            threads = int(env)
+        except ValueError:
+            raise PoseEditorError(f"{THREADS_VARIABLE} must be a whole number of threads, not {env!r}") from None
+        if threads < 1:
+            raise PoseEditorError(f"{THREADS_VARIABLE} must be at least 1, not {threads}")
+        return threads
+    return max(1, min(MAX_DEFAULT_THREADS, os.cpu_count() or 1))
+
+
+def onnx_session(
+    path: str | os.PathLike[str],
+    threads: int | None = None,
+    providers: list[str] | None = None,
+    spinning: bool = False,
+    what: str = "ONNX model",
+) -> Any:  # onnxruntime.InferenceSession (onnxruntime is imported only when a session is opened)
+    """A session for `path`: `threads` intra-op threads (default `default_threads()`), one inter-op thread,
+    sequential execution, all graph optimisations, quiet logging. Raises ModelError naming `what` when the file
+    is missing or not loadable. `spinning=True` only for benchmarks that measure its effect."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: the {what} is missing")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or default_threads()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 (onnxruntime raises its own exception types)
+        raise ModelError(f"{path}: not a loadable {what} ({str(exc).splitlines()[0][:200]})") from None

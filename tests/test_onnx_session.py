@@ -1,0 +1,42 @@
+"""One way to open onnxruntime sessions: the thread cap, POSEEDITOR_THREADS, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from poseeditor.errors import ModelError, PoseEditorError
+from poseeditor.onnx_session import default_threads, onnx_session
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "1.5"])
+def test_a_bad_threads_variable_is_a_user_error_naming_it(monkeypatch, value):
+    monkeypatch.setenv("POSEEDITOR_THREADS", value)
+    with pytest.raises(PoseEditorError, match="POSEEDITOR_THREADS"):
+        default_threads()
+
+
+def test_threads_default_to_the_cores_up_to_four(monkeypatch):
+    monkeypatch.delenv("POSEEDITOR_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert default_threads() == 4
+    monkeypatch.setenv("POSEEDITOR_THREADS", "3")
+    assert default_threads() == 3
+
+
+def test_the_detector_sessions_get_the_thread_cap(monkeypatch):
+    from poseeditor.detector import PoseDetector
+
+    monkeypatch.setenv("POSEEDITOR_THREADS", "1")
+    sessions = PoseDetector()._load()
+    for session in sessions.values():
+        options = session.get_session_options()
+        assert options.intra_op_num_threads == 1
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_missing_and_broken_files_are_model_errors(tmp_path):
+    with pytest.raises(ModelError, match="the pose detector model is missing"):
+        onnx_session(tmp_path / "none.onnx", what="pose detector model")
+    (tmp_path / "bad.onnx").write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="not a loadable"):
+        onnx_session(tmp_path / "bad.onnx")

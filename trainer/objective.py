@@ -1,0 +1,83 @@
+"""What a training step minimises, assembled from the weighted terms of `trainer.losses` (the config's [loss]):
+reconstruction (L1, SSIM, MS-SSIM, VGG), the auxiliary segmentation and mask terms, the background module's error
+on holed photos, and, in the adversarial phase, the generator's GAN and feature-matching terms and the
+discriminator's own loss.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from poseeditor.image_io import to_unit
+from trainer import losses as L
+from trainer.config import TrainConfig
+from trainer.networks import discriminate
+
+
+def reconstruction_terms(
+    out: dict[str, torch.Tensor],
+    batch: dict[str, torch.Tensor],
+    holes: dict[str, torch.Tensor] | None,
+    config: TrainConfig,
+    vgg: nn.Module | None,
+) -> dict[str, torch.Tensor]:
+    """Weighted reconstruction/auxiliary terms (not yet the adversarial ones), each a scalar tensor."""
+    w = config.loss
+    fake, real = out["output"], batch["image_tgt"]
+    terms: dict[str, torch.Tensor] = {}
+    fake_unit, real_unit = to_unit(fake), to_unit(real)
+    if w.l1 > 0:
+        terms["l1"] = w.l1 * F.l1_loss(fake_unit, real_unit)
+    if w.ssim > 0:
+        terms["ssim"] = w.ssim * (1.0 - L.ssim(fake_unit, real_unit))
+    if w.ms_ssim > 0:
+        terms["ms_ssim"] = w.ms_ssim * (1.0 - L.ms_ssim(fake_unit, real_unit))
+    if w.vgg > 0 and vgg is not None:
+        terms["vgg"] = w.vgg * L.vgg_loss(vgg, fake, real)
+    if w.part_ce > 0 and "part_masks" in out:
+        terms["part_ce"] = w.part_ce * L.part_cross_entropy(out["part_masks"], batch["parts_src"])
+    if w.mask_bce > 0 and "mask" in out:
+        terms["mask_bce"] = w.mask_bce * L.mask_bce(out["mask"], batch["mask_tgt"], batch["has_mask"])
+    if holes is not None and "hole_background" in out and w.background > 0:
+        # Mostly the hole (what must be invented), a little outside (what must be kept).
+        weight = holes["hole_mask"] + 0.1
+        err = (to_unit(out["hole_background"]) - to_unit(holes["image"])).abs() * weight
+        terms["background"] = w.background * err.sum() / (weight.sum() * 3.0)
+    return terms
+
+
+def adversarial_terms(
+    discriminator: nn.Module, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], config: TrainConfig
+) -> dict[str, torch.Tensor]:
+    """The generator's GAN and feature-matching terms. D is frozen meanwhile: no gradients (and no DDP hooks) on
+    its weights during the generator's step."""
+    w = config.loss
+    terms: dict[str, torch.Tensor] = {}
+    discriminator.requires_grad_(False)
+    try:
+        fake_logits, fake_features = discriminate(discriminator, out["output"], batch["heatmaps_tgt"])
+        if w.gan > 0:
+            terms["gan"] = w.gan * L.generator_gan_loss(fake_logits, w.gan_mode)
+        if w.feature_matching > 0 and fake_features:
+            with torch.no_grad():
+                _, real_features = discriminate(discriminator, batch["image_tgt"], batch["heatmaps_tgt"])
+            terms["feature_matching"] = w.feature_matching * L.feature_matching_loss(fake_features, real_features)
+    finally:
+        discriminator.requires_grad_(True)
+    return terms
+
+
+def discriminator_loss(
+    discriminator: nn.Module, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], config: TrainConfig
+) -> torch.Tensor:
+    """D's loss on real targets vs the (detached) generated images, real and fake in one forward: one DDP
+    reduction per step."""
+    n = batch["image_tgt"].shape[0]
+    logits, _ = discriminate(
+        discriminator,
+        torch.cat([batch["image_tgt"], out["output"].detach()]),
+        torch.cat([batch["heatmaps_tgt"], batch["heatmaps_tgt"]]),
+    )
+    return L.discriminator_loss([z[:n] for z in logits], [z[n:] for z in logits], config.loss.gan_mode)

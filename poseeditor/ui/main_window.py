@@ -124,7 +124,7 @@ class MainWindow(QtWidgets.QMainWindow):
                          | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
                          | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        self.resizeDocks([dock], [330], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([dock], [400], QtCore.Qt.Orientation.Vertical)
         self.intermediates_dock = dock
 
     def _build_status_bar(self) -> None:

@@ -60,7 +60,8 @@ class IntermediatesPanel(pg.GraphicsLayoutWidget):
         self.montage: Montage | None = None
         (height, width), tiles, headers = montage_layout()
         self.image.setImage(np.full((height, width, 3), 38, dtype=np.uint8), autoLevels=False, levels=None)
-        self.view.setRange(QtCore.QRectF(0, 0, width, height), padding=0.0)
+        # A little room below the last row: its captions are drawn at a fixed screen size under the tiles.
+        self.view.setRange(QtCore.QRectF(0, 0, width, height + 12), padding=0.0)
         # Labels as Qt text at a fixed screen size: readable however small the dock makes the tiles.
         caption_font = QtGui.QFont()
         caption_font.setPointSizeF(8.0)
@@ -85,7 +86,7 @@ class IntermediatesPanel(pg.GraphicsLayoutWidget):
         self.montage = montage
         self.image.setImage(montage.image, autoLevels=False, levels=None)
         if first:
-            self.view.autoRange(padding=0.0)
+            self.view.setRange(QtCore.QRectF(0, 0, montage.image.shape[1], montage.image.shape[0] + 12), padding=0.0)
 
     def _on_click(self, ev: Any) -> None:
         if self.montage is None or ev.button() != QtCore.Qt.MouseButton.LeftButton:

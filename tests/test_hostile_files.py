@@ -1,0 +1,160 @@
+"""Hostile and damaged input files: every one is a one-line PoseEditorError (never a traceback, a hang or gigabytes).
+
+Sessions with impossible numbers or types, pose files nested 100k deep, a .mat of a million frames, a session of
+200k steps, photos a few pixels wide, a model.json asking for 4096² crops. The editor-window cases are in
+test_ui_recovery.py and test_ui_hostile.py; these need no Qt.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from poseeditor.errors import PoseEditorError, PoseFileError
+from poseeditor.pose_io import MAX_MAT_FRAMES, load_pose, pose_to_dict
+from poseeditor.session import HISTORY_LIMIT, HistoryEntry, SessionData, load_session, save_session
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc)
+    assert text and "\n" not in text and "Traceback" not in text
+    return text
+
+
+@pytest.fixture
+def good_session(tmp_path, standing_pose, arm_up_pose) -> dict:
+    data = SessionData(tmp_path / "photo.png", standing_pose,
+                       [HistoryEntry(standing_pose, "Start"), HistoryEntry(arm_up_pose, "raise")], 1)
+    save_session(tmp_path / "good.posesession", data)
+    return json.loads((tmp_path / "good.posesession").read_text())
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("version", "abc"), ("version", None), ("version", 1e400), ("version", True), ("version", [1]),
+        ("history_index", 1e400), ("history_index", "1"), ("history_index", None), ("history_index", 0.5),
+        ("history_index", -1e400), ("photo", 123), ("photo", ["a.png"]), ("photo", {"x": 1}),
+        ("photo_relative", 5), ("model", 7), ("history", {"a": 1}), ("history", [1, 2]),
+        ("keyframes", "abc"), ("source_pose", {"joints": "x"}),
+    ],
+)
+def test_damaged_session_values_are_one_line_errors(tmp_path, good_session, key, value):
+    raw = dict(good_session)
+    raw[key] = value
+    path = tmp_path / "bad.posesession"
+    # json.dumps writes inf as Infinity; a file with the literal 1e400 parses to inf as well
+    path.write_text(json.dumps(raw).replace("Infinity", "1e400"))
+    with pytest.raises(PoseFileError) as caught:
+        load_session(path)
+    assert "bad.posesession" in _one_line(caught.value)
+
+
+def test_huge_integers_in_a_pose_are_one_line_errors(tmp_path, standing_pose, good_session):
+    raw = dict(good_session)
+    raw["history"] = [{"label": "x", "pose": {**pose_to_dict(standing_pose), "width": "1" + "0" * 400}}]
+    raw["history_index"] = 0
+    (tmp_path / "s.posesession").write_text(json.dumps(raw).replace('"1' + "0" * 400 + '"', "1" + "0" * 400))
+    with pytest.raises(PoseFileError) as caught:
+        load_session(tmp_path / "s.posesession")
+    _one_line(caught.value)
+    joints = pose_to_dict(standing_pose)
+    joints["joints"][3] = [int("9" * 400), 1, 1]
+    (tmp_path / "p.json").write_text(json.dumps(joints))
+    with pytest.raises(PoseFileError):
+        load_pose(tmp_path / "p.json")
+
+
+@pytest.mark.parametrize("suffix", [".json", ".posesession"])
+def test_json_nested_100k_levels_is_a_one_line_error(tmp_path, suffix):
+    path = tmp_path / f"deep{suffix}"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(PoseFileError) as caught:
+        load_session(path) if suffix == ".posesession" else load_pose(path)
+    assert "nested too deeply" in _one_line(caught.value)
+    nested = '{"format": "poseeditor-session", "history": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    path.write_text(nested)
+    with pytest.raises(PoseFileError):
+        load_session(path) if suffix == ".posesession" else load_pose(path)
+
+
+def test_a_200k_step_session_is_read_capped(tmp_path, standing_pose):
+    """The 500-step cap applies at load: only the current step and the 500 before it are parsed (and so kept
+    and autosaved), not 200k."""
+    def compact(pose) -> dict:
+        return {"width": pose.width, "height": pose.height, "joints": [[int(x), int(y), 1] for x, y in pose.xy]}
+
+    step = json.dumps({"label": "", "pose": compact(standing_pose)}, separators=(",", ":"))
+    steps = 200_000
+    marker = json.dumps({"label": "current", "pose": compact(standing_pose.with_joint(4, 1.0, 2.0))},
+                        separators=(",", ":"))
+    head = json.dumps({"format": "poseeditor-session", "version": 1, "photo": str(tmp_path / "p.png"),
+                       "source_pose": pose_to_dict(standing_pose), "history_index": steps - 2, "keyframes": []})
+    body = ",".join([step] * (steps - 2) + [marker, step])
+    path = tmp_path / "long.posesession"
+    path.write_text(head[:-1] + ',"history":[' + body + "]}")
+    data = load_session(path)
+    assert len(data.history) == HISTORY_LIMIT + 1
+    assert data.history[data.history_index].label == "current"
+    assert data.history_index == HISTORY_LIMIT  # the 500 undo steps before it; its redo step is past the cap
+    save_session(tmp_path / "again.posesession", data)
+    assert (tmp_path / "again.posesession").stat().st_size < path.stat().st_size / 100
+
+
+def test_session_history_window_keeps_the_current_step(standing_pose):
+    from poseeditor.session import history_window
+
+    for count, index in [(10, 3), (1000, 999), (1000, 0), (1000, 600), (200_000, 199_999), (502, 0)]:
+        start, stop = history_window(count, index)
+        assert start <= index < stop <= count
+        assert stop - start == min(count, HISTORY_LIMIT + 1)
+        assert index - start == min(index, HISTORY_LIMIT)  # as many undo steps as the cap allows
+
+
+def _write_mat(path, frames: int) -> None:
+    import scipy.io
+
+    x = np.full((14, 2, frames), 5.0)
+    scipy.io.savemat(str(path), {"data": {"X": x}}, do_compression=True)
+
+
+def test_a_mat_of_a_million_frames_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "huge.mat"
+    _write_mat(path, 1_000_000)
+    assert path.stat().st_size < 1_000_000  # ~330 KB on disk, 224 MB once decompressed
+    with pytest.raises(PoseFileError) as caught:
+        load_pose(path)
+    assert "huge.mat" in _one_line(caught.value)
+
+
+def test_a_long_mat_gives_only_the_frame_asked_for(tmp_path):
+    path = tmp_path / "long.mat"
+    _write_mat(path, 50_000)
+    pose = load_pose(path, image_size=(64, 64), index=49_999)
+    assert pose.xy[0].tolist() == [4.0, 4.0]
+    with pytest.raises(PoseFileError, match="50000 frames"):
+        load_pose(path, index=50_000)
+    assert MAX_MAT_FRAMES >= 50_000
+
+
+def test_hostile_inputs_are_all_pose_editor_errors(tmp_path):
+    """Odd files of every kind end as PoseEditorError (what the editor and CLI turn into one line)."""
+    cases = {
+        "empty.json": "",
+        "null.json": "null",
+        "number.json": "1e400",
+        "joints.json": '{"joints": [[1e400, 1e400, 1]] }',
+        "people.json": '{"people": [{"pose_keypoints_2d": [1e400, 1, 1]}]}',
+        "coco.json": '{"keypoints": ["a", "b", "c"]}',
+        "confidence.json": json.dumps({"width": 9, "height": 9, "joints": [[1, 1, 1]] * 14, "confidence": ["x"] * 14}),
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(PoseEditorError) as caught:
+            load_pose(tmp_path / name)
+        _one_line(caught.value)
+    (tmp_path / "bad.mat").write_bytes(b"MATLAB 5.0" + b"\0" * 200)
+    with pytest.raises(PoseEditorError):
+        load_pose(tmp_path / "bad.mat")

@@ -26,6 +26,13 @@ from poseeditor.ui.panels import EnlargedView  # noqa: E402
 RENDER_TIMEOUT_MS = 60_000
 
 
+def isolate_settings(tmp_path: Path) -> None:
+    """QSettings (recent files, last folders) in this test's own folder, never the user's."""
+    QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
+    QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope,
+                             str(tmp_path / "settings"))
+
+
 @pytest.fixture(scope="session")
 def model_dir(request) -> Path:
     given = os.environ.get("POSEEDITOR_TEST_MODEL")
@@ -38,8 +45,12 @@ def model_dir(request) -> Path:
 def _isolated(tmp_path, monkeypatch):
     pg.setConfigOptions(mouseRateLimit=-1)  # pyqtgraph would drop our quick synthetic moves
     monkeypatch.setenv("POSEEDITOR_RECOVERY_DIR", str(tmp_path / "appdata"))
+    isolate_settings(tmp_path)
     errors: list[tuple[str, str]] = []
     monkeypatch.setattr(QtWidgets.QMessageBox, "critical", lambda _p, title, text, *a, **k: errors.append((title, text)))
+    # A close with unsaved edits asks Save/Discard/Cancel: these tests throw their edits away.
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question",
+                        lambda *a, **k: QtWidgets.QMessageBox.StandardButton.Discard)
     yield errors
     # Destroy this test's Qt objects now, at a safe point. Left to a later automatic collection they can be freed
     # from inside a Qt signal connect/disconnect of the next test, whose destructor then waits for the mutex that
@@ -268,18 +279,39 @@ def test_session_save_reopen_and_missing_photo(qtbot, model_dir, photo_file, sta
 def test_crash_recovery(qtbot, model_dir, photo_file, standing_pose, arm_up_pose, monkeypatch):
     crashed = open_window(qtbot, model_dir, photo_file, standing_pose)
     crashed.document.set_target(arm_up_pose, "raise arm")
-    crashed.autosave()
-    assert crashed.recovery_path.is_file()
-    crashed.recovery_enabled = False  # as if the process died: the recovery file stays
-    crashed.close()
+    crashed.autosave(wait=True)
+    autosave = crashed.recovery_path
+    assert autosave.is_file()
+    simulate_crash(crashed)
 
-    monkeypatch.setattr(QtWidgets.QMessageBox, "question",
-                        lambda *a, **k: QtWidgets.QMessageBox.StandardButton.Yes)
+    asked: list[str] = []
+
+    def recover(_parent, _title, text, *a, **k):
+        asked.append(text)
+        return QtWidgets.QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", recover)
     window = open_window(qtbot, model_dir)
     assert window.offer_recovery()
+    assert "person.png" in asked[0], "the offer names the photo"
     assert window.document.target_pose == arm_up_pose
+    assert not autosave.exists(), "reopened and autosaved again: the orphan is gone"
+    assert window.recovery_path.is_file(), "the recovered work is in this window's own autosave at once"
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question",
+                        lambda *a, **k: QtWidgets.QMessageBox.StandardButton.Discard)
+    own = window.recovery_path
     window.close()
-    assert not window.recovery_path.exists(), "a clean exit removes the recovery file"
+    assert not own.exists(), "a clean exit removes the window's autosave"
+
+
+def simulate_crash(window: MainWindow) -> None:
+    """What kill -9 leaves: the autosave on disk, its lock released, no clean shutdown."""
+    slot = window.autosave_slot
+    slot.release()
+    window.autosave_slot = None
+    window.recovery_enabled = False
+    window.modified = False
+    window.close()
 
 
 def test_screenshot_hook(qtbot, model_dir, photo_file, standing_pose, arm_up_pose, tmp_path, monkeypatch):

@@ -855,7 +855,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def enlarge(self, name: str) -> None:
         if self.last_outcome is None:
             return
-        view = EnlargedView(self.last_outcome.result, name, self)
+        try:
+            view = EnlargedView(self.last_outcome.result, name, self)
+        except Exception as exc:  # noqa: BLE001 - a view that cannot be built is reported, not printed
+            self.error("Cannot enlarge the tile", f"{name}: {type(exc).__name__}: {exc}")
+            return
         view.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         view.show()
 

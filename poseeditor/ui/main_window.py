@@ -18,7 +18,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from poseeditor.errors import PoseEditorError
-from poseeditor.image_io import load_image
+from poseeditor.image_io import load_photo
 from poseeditor.pose_io import load_pose, save_openpose, save_pose
 from poseeditor.presets import load_presets
 from poseeditor.recovery import AutosaveSlot, Orphan, find_orphans, recovery_dir
@@ -271,7 +271,7 @@ class MainWindow(QtWidgets.QMainWindow):
         path = Path(os.path.abspath(path))  # a session reopened from another folder must still find it
         if photo is None:
             try:
-                photo = load_image(path)
+                photo = load_photo(path)
             except PoseEditorError as exc:
                 self.error("Cannot open the photo", str(exc))
                 return False
@@ -591,7 +591,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def pose_from_photo(self, path: str | Path) -> bool:
         try:
-            other = load_image(path)
+            other = load_photo(path)
         except PoseEditorError as exc:
             self.error("Cannot open the photo", str(exc))
             return False
@@ -667,7 +667,7 @@ class MainWindow(QtWidgets.QMainWindow):
             photo_path = Path(os.path.abspath(located))
             data.photo_path = photo_path
         try:
-            photo = load_image(photo_path)
+            photo = load_photo(photo_path)
             self.document.restore_session(photo, data)
         except (PoseEditorError, ValueError) as exc:
             self.error("Cannot open the session", str(exc))

@@ -158,3 +158,23 @@ def test_hostile_inputs_are_all_pose_editor_errors(tmp_path):
     (tmp_path / "bad.mat").write_bytes(b"MATLAB 5.0" + b"\0" * 200)
     with pytest.raises(PoseEditorError):
         load_pose(tmp_path / "bad.mat")
+
+
+@pytest.mark.parametrize("size", [4096, 0, 16, "256", 256.0, True, None])
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_model_json_with_an_impossible_crop_size_is_refused_for_every_backend(tmp_path, random_model_dir, size,
+                                                                             backend):
+    """Item 8: image_size 4096 with --backend torch ran past 300 s at 9.6 GB; only onnx refused it."""
+    import shutil
+
+    from poseeditor.engine import load_engine
+    from poseeditor.errors import ModelError
+
+    folder = tmp_path / "model"
+    shutil.copytree(random_model_dir, folder)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["config"]["image_size"] = size
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError) as caught:
+        load_engine(str(folder), backend)
+    assert "image_size" in _one_line(caught.value)

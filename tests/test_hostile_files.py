@@ -178,3 +178,27 @@ def test_model_json_with_an_impossible_crop_size_is_refused_for_every_backend(tm
     with pytest.raises(ModelError) as caught:
         load_engine(str(folder), backend)
     assert "image_size" in _one_line(caught.value)
+
+
+def test_a_16x6000_photo_costs_a_bounded_number_of_detector_runs():
+    """Item 6: a 16×6000 strip asked for 566 detector runs (27–32 s); the search along the long side is capped."""
+    detector_module = pytest.importorskip("poseeditor.detector")
+    from poseeditor.detector.pipeline import MAX_TILES, _tiles
+    from poseeditor.errors import NoPersonFoundError
+
+    assert len(_tiles(16, 6000)) == MAX_TILES
+    assert _tiles(16, 6000)[-1][1] + 16 == 6000  # still reaches the far end
+    try:
+        detector = detector_module.default_detector()
+        detector._load()
+    except PoseEditorError as exc:
+        pytest.skip(f"no detector models: {exc}")
+    runs = []
+    real = detector.person_candidates
+    detector.person_candidates = lambda *a, **k: runs.append(1) or real(*a, **k)
+    try:
+        with pytest.raises(NoPersonFoundError):
+            detector.detect(np.full((6000, 16, 3), 120, np.uint8))
+    finally:
+        del detector.person_candidates
+    assert len(runs) <= 1 + MAX_TILES + 3  # whole photo, the tiles, three other quarter turns

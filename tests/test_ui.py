@@ -90,6 +90,11 @@ def wait_for_render_of(qtbot, window: MainWindow, pose) -> None:
     qtbot.waitUntil(rendered, timeout=RENDER_TIMEOUT_MS)
 
 
+def wait_until_idle(qtbot, window: MainWindow) -> None:
+    """Until the background work (finding the person, reading a pose file) is back."""
+    qtbot.waitUntil(lambda: not window.busy, timeout=RENDER_TIMEOUT_MS)
+
+
 def mouse_drag(qtbot, widget: QtWidgets.QWidget, start: QtCore.QPoint, end: QtCore.QPoint, steps: int = 12,
                modifiers=QtCore.Qt.KeyboardModifier.NoModifier) -> None:
     """Press, move in steps with the button held, release: real QMouseEvents on the view's viewport."""
@@ -360,11 +365,14 @@ def test_pose_from_another_photo_and_pointing_at_the_person(qtbot, model_dir, st
         pytest.skip("no bundled sample photo")
     window = open_window(qtbot, model_dir)
     assert window.open_photo(sample)
+    wait_until_idle(qtbot, window)  # detection runs off the GUI thread
     source = window.document.source_pose
     x0, y0, x1, y1 = source.box()
     assert window.pose_from_photo(sample)  # the same person's pose, retargeted: lengths stay the person's
+    wait_until_idle(qtbot, window)
     np.testing.assert_allclose(bone_lengths(window.document.target_pose), bone_lengths(source), atol=1e-6)
     window.redetect_in_region(((x0 + x1) / 2, (y0 + y1) / 2, (x0 + x1) / 2, (y0 + y1) / 2))  # a click on them
+    wait_until_idle(qtbot, window)
     assert window.person_message.startswith("Person detected")
     window.close()
 
@@ -381,6 +389,7 @@ def test_dropping_a_photo_opens_it(qtbot, model_dir, photo_file):
     drop = QtGui.QDropEvent(position, QtCore.Qt.DropAction.CopyAction, mime, QtCore.Qt.MouseButton.LeftButton,
                             QtCore.Qt.KeyboardModifier.NoModifier)
     window.dropEvent(drop)
+    wait_until_idle(qtbot, window)
     assert window.document.photo_path == photo_file
     assert window.recent_files()[0] == str(photo_file.resolve())
     window.close()
@@ -434,6 +443,7 @@ def test_pointing_at_the_person_by_click(qtbot, model_dir, photo_file, standing_
     qtbot.mouseClick(window.photo_view.viewport(), QtCore.Qt.MouseButton.LeftButton,
                      pos=window.photo_view.joint_view_position(1))
     assert not window.photo_view.view.picking
+    wait_until_idle(qtbot, window)
     # the drawn test figure is no real person: the detector finds nobody there and a default skeleton is placed
     assert window.person_message.startswith(("Person detected", "No person found in that region"))
     assert window.document.history.undo_label() == "Re-detect person"

@@ -153,7 +153,7 @@ def _take_screenshot(window: object, out: Path, timeout_s: float, full_photo: bo
     else:
         window.resultShown.connect(on_shown)  # type: ignore[attr-defined]
     qc.QTimer.singleShot(int(timeout_s * 1000), finish)
-    if window.document.has_photo:  # type: ignore[attr-defined]
+    if window.document.has_photo or window.busy:  # type: ignore[attr-defined]  (busy: finding the person)
         window.result_panel.tabs.setCurrentIndex(1 if full_photo else 0)  # type: ignore[attr-defined]
         loop.exec()
     else:

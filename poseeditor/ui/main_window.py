@@ -25,6 +25,7 @@ from poseeditor.recovery import AutosaveSlot, Orphan, find_orphans, recovery_dir
 from poseeditor.session import load_session, save_session
 from poseeditor.skeleton import JOINT_NAMES, Pose
 from poseeditor.ui import exports, settings
+from poseeditor.ui.background import BackgroundJob
 from poseeditor.ui.document import EditorDocument
 from poseeditor.ui.montage import Montage
 from poseeditor.ui.panels import EnlargedView, IntermediatesPanel, ResultPanel
@@ -89,6 +90,10 @@ class MainWindow(QtWidgets.QMainWindow):
                 print(f"poseeditor: no crash recovery: {self.recovery_dir}: {exc.strerror or exc}", file=sys.stderr)
         self.autosaveFailed.connect(lambda message: self.statusBar().showMessage(f"Autosave failed: {message}", 8000))
         self.spawned_windows: list[MainWindow] = []  # windows opened for further recovered autosaves
+        # Detection and pose-file parsing run on BackgroundJobs; their answers come back by signal.
+        self._jobs: dict[int, tuple[BackgroundJob, Any, str]] = {}
+        self._next_job = 0
+        self._open_token = 0  # the newest photo being opened; an older one's detection is ignored
 
         self._actions_state: tuple[object, ...] | None = None
         self._build_views()
@@ -276,19 +281,63 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.error("Cannot open the photo", str(exc))
                 return False
         self.person_message = None
+        self._open_token += 1
+        token = self._open_token
         if source_pose is None:
             source_pose = sidecar_pose(path, photo.shape[1], photo.shape[0])
             if source_pose is not None:
                 self.person_message = f"Using the pose saved beside the photo ({sidecar_pose_file(path).name})"
-        if source_pose is None:
-            source_pose, self.person_message = find_person(photo)
+        if source_pose is None:  # the detector may take seconds: the window stays responsive meanwhile
+            pixels = photo
+
+            def found(result: tuple[Pose, str]) -> None:
+                if token == self._open_token:  # not overtaken by a newer open
+                    self.person_message = result[1]
+                    self._show_photo(pixels, result[0], path, target_pose)
+
+            self.run_in_background(lambda: find_person(pixels), found, f"Finding the person in {path.name}…",
+                                   "Cannot find the person")
+            return True
+        self._show_photo(photo, source_pose, path, target_pose)
+        return True
+
+    def _show_photo(self, photo: np.ndarray, source_pose: Pose, path: Path, target_pose: Pose | None) -> None:
         self.session_path = None
         self.document.set_photo(photo, source_pose, path, target_pose)
         self.modified = target_pose is not None
         self._add_recent(path)
         self.setWindowTitle(f"poseeditor — {path.name}")
         self.statusBar().showMessage(self.person_message or f"Opened {path.name}", 15000)
-        return True
+
+    # ----------------------------------------------------------------------------------------- background
+    def run_in_background(self, work: Any, on_done: Any, doing: str, error_title: str) -> int:
+        """Run `work()` off the GUI thread; `on_done(result)` runs in the GUI thread when it is back, an error
+        becomes `self.error(error_title, ...)`."""
+        self._next_job += 1
+        job = BackgroundJob(self._next_job, work)
+        job.succeeded.connect(self._on_job_succeeded)
+        job.failed.connect(self._on_job_failed)
+        self._jobs[job.job_id] = (job, on_done, error_title)
+        self.statusBar().showMessage(doing)
+        job.start()
+        return job.job_id
+
+    @property
+    def busy(self) -> bool:
+        """Background work (detection, pose parsing) is still out."""
+        return bool(self._jobs)
+
+    def _on_job_succeeded(self, job_id: int, result: Any) -> None:
+        entry = self._jobs.pop(job_id, None)
+        if entry is not None:
+            entry[0].wait()
+            entry[1](result)
+
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        entry = self._jobs.pop(job_id, None)
+        if entry is not None:
+            entry[0].wait()
+            self.error(entry[2], message)
 
     def open_photo_dialog(self) -> None:
         if not self.ask_to_save_edits("opening another photo"):
@@ -531,9 +580,16 @@ class MainWindow(QtWidgets.QMainWindow):
         doc = self.document
         if doc.photo is None:
             return
-        pose, self.person_message = find_person(doc.photo, region)
-        doc.set_source_pose(pose, "Re-detect person")
-        self.statusBar().showMessage(self.person_message, 15000)
+        photo = doc.photo
+
+        def found(result: tuple[Pose, str]) -> None:
+            if self.document.photo is photo:  # still the same photo
+                pose, self.person_message = result
+                self.document.set_source_pose(pose, "Re-detect person")
+                self.statusBar().showMessage(self.person_message, 15000)
+
+        self.run_in_background(lambda: find_person(photo, region), found, "Finding the person…",
+                               "Cannot find the person")
 
     def add_keyframe(self) -> None:
         self.document.add_keyframe()
@@ -555,16 +611,21 @@ class MainWindow(QtWidgets.QMainWindow):
         doc = self.document
         if doc.photo is None:
             return False
-        h, w = doc.photo.shape[:2]
-        try:
-            pose = load_pose(path, image_size=(w, h))
-        except PoseEditorError as exc:
-            self.error("Cannot open the pose", str(exc))
-            return False
-        if (pose.width, pose.height) == (w, h):
-            doc.set_target(pose, f"Open pose {Path(path).name}")
-        else:  # a pose of another photo: this person's limb lengths, that pose's directions
-            doc.apply_pose(pose, f"Pose from {Path(path).name}")
+        photo = doc.photo
+        h, w = photo.shape[:2]
+        name = Path(path).name
+
+        def loaded(pose: Pose) -> None:
+            if self.document.photo is not photo:
+                return
+            if (pose.width, pose.height) == (w, h):
+                self.document.set_target(pose, f"Open pose {name}")
+            else:  # a pose of another photo: this person's limb lengths, that pose's directions
+                self.document.apply_pose(pose, f"Pose from {name}")
+
+        # Pose files are parsed off the GUI thread (a .mat can be large; its size is checked first).
+        self.run_in_background(lambda: load_pose(path, image_size=(w, h)), loaded, f"Reading {name}…",
+                               "Cannot open the pose")
         return True
 
     def save_pose_dialog(self, openpose: bool) -> None:
@@ -600,12 +661,14 @@ class MainWindow(QtWidgets.QMainWindow):
         except ImportError:
             self.error("No detector", "No person detector is installed, so poses cannot be taken from photos.")
             return False
-        try:
-            pose = detect(other).pose
-        except PoseEditorError as exc:
-            self.error("No pose found", str(exc))
-            return False
-        self.document.apply_pose(pose, f"Pose from {Path(path).name}")
+        photo = self.document.photo
+
+        def found(pose: Pose) -> None:
+            if self.document.photo is photo and photo is not None:
+                self.document.apply_pose(pose, f"Pose from {Path(path).name}")
+
+        self.run_in_background(lambda: detect(other).pose, found, f"Finding the person in {Path(path).name}…",
+                               "No pose found")
         return True
 
     # ------------------------------------------------------------------------------------------- sessions
@@ -898,6 +961,9 @@ class MainWindow(QtWidgets.QMainWindow):
         """Stop the worker and forget this window's autosave (a clean exit is not a crash)."""
         self.autosave_timer.stop()
         self.montage_timer.stop()
+        for job, _, _ in list(self._jobs.values()):
+            job.wait()  # a QThread must not be destroyed while it runs
+        self._jobs.clear()
         if self.worker.isRunning():
             self.worker.stop()
         if self.autosave_slot is not None:

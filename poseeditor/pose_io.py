@@ -165,14 +165,23 @@ def pose_to_openpose(pose: Pose, model: str = "BODY_25") -> dict[str, Any]:
     layout = OPENPOSE_BODY25 if model == "BODY_25" else OPENPOSE_COCO18
     n = 25 if model == "BODY_25" else 18
     kp = np.zeros((n, 3))
+
+    def inside(xy: np.ndarray) -> bool:
+        # OpenPose only reports points it sees in the image: one dragged off the photo is written as missing.
+        return bool(0.0 <= xy[0] < pose.width and 0.0 <= xy[1] < pose.height)
+
+    shown = np.array([bool(v) and inside(xy) for xy, v in zip(pose.xy, pose.visible)])
     for ours, theirs in enumerate(layout["joints"]):
-        if theirs is not None and pose.visible[ours]:
+        if theirs is not None and shown[ours]:
             kp[theirs] = (*pose.xy[ours], 1.0)
     if pose.visible[0] and pose.visible[1]:
         nose = pose.xy[1] + (pose.xy[0] - pose.xy[1]) / HEAD_FROM_NOSE
-        kp[layout["nose"]] = (*nose, 1.0)
+        if inside(nose):
+            kp[layout["nose"]] = (*nose, 1.0)
     if model == "BODY_25" and pose.visible[8] and pose.visible[11]:
-        kp[8] = (*(0.5 * (pose.xy[8] + pose.xy[11])), 1.0)  # MidHip
+        mid_hip = 0.5 * (pose.xy[8] + pose.xy[11])
+        if inside(mid_hip):
+            kp[8] = (*mid_hip, 1.0)  # MidHip
     flat = [round(float(v), 4) for v in kp.reshape(-1)]
     return {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": flat}]}
 

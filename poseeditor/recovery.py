@@ -166,8 +166,10 @@ class Orphan:
         return Path(self.photo).name if self.photo else "an unknown photo"
 
     def describe(self) -> str:
+        """"beach.png (in /photos), autosaved 2026-11-30 20:25"."""
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.saved_at))
-        return f"{self.photo or 'an unknown photo'} (autosaved {when})"
+        where = f" (in {Path(self.photo).parent})" if self.photo and Path(self.photo).parent != Path(".") else ""
+        return f"{self.photo_name}{where}, autosaved {when}"
 
     def discard(self) -> None:
         """Delete the autosave (only after the user chose to, or after its content was reopened elsewhere)."""

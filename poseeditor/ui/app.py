@@ -97,21 +97,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                         interactive=not screenshot)
     window.resize(width, height)
     window.show()
+    clean = False
     try:  # whatever happens, the render thread is stopped before Python tears the window down
         recovered = False if screenshot else window.offer_recovery()
         given = Path(args.photo) if args.photo else None
         photo_path = given or (sample_photo() if sample_photo().is_file() else None)
         opened = True
         if given is not None and given.suffix.lower() == ".posesession":
-            opened = window.open_session(given)
+            opened = (window.spawn_window() if recovered else window).open_session(given)
         elif not recovered and photo_path is not None:
             opened = _open_with_poses(window, photo_path, args.source_pose, args.target_pose)
         if screenshot:
-            return (_take_screenshot(window, Path(screenshot), args.screenshot_timeout, args.result_tab == "photo")
-                    if opened else EXIT_USER_ERROR)
-        return int(app.exec())
+            full_photo = args.result_tab == "photo"
+            code = (_take_screenshot(window, Path(screenshot), args.screenshot_timeout, full_photo) if opened
+                    else EXIT_USER_ERROR)
+        else:
+            code = int(app.exec())
+        clean = True
+        return code
     finally:
-        window.shutdown()
+        window.shutdown(keep_autosave=not clean)  # after an unexpected error the autosave is offered next time
 
 
 def _open_with_poses(window: object, photo_path: Path, source: str | None, target: str | None) -> bool:

@@ -772,8 +772,8 @@ class MainWindow(QtWidgets.QMainWindow):
         Button = QtWidgets.QMessageBox.StandardButton
         return QtWidgets.QMessageBox.question(
             self, "Recover unsaved work?",
-            f"poseeditor did not close normally while editing {orphan.photo_name}.\n\n"
-            f"Autosaved work on {orphan.describe()} can be reopened.\n\n"
+            f"poseeditor did not close normally while editing {orphan.photo_name}. Its unsaved work can be "
+            f"reopened:\n\n{orphan.describe()}\n\n"
             "Yes: reopen it.  No: keep it and ask next time.  Discard: delete it.",
             Button.Yes | Button.No | Button.Discard, Button.Yes,
         )
@@ -957,8 +957,9 @@ class MainWindow(QtWidgets.QMainWindow):
             return True
         return False
 
-    def shutdown(self) -> None:
-        """Stop the worker and forget this window's autosave (a clean exit is not a crash)."""
+    def shutdown(self, keep_autosave: bool = False) -> None:
+        """Stop the worker and forget this window's autosave (a clean exit is not a crash). `keep_autosave`: an
+        exit that is not clean (an unexpected error): the autosave stays for the next start to offer."""
         self.autosave_timer.stop()
         self.montage_timer.stop()
         for job, _, _ in list(self._jobs.values()):
@@ -967,7 +968,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.worker.isRunning():
             self.worker.stop()
         if self.autosave_slot is not None:
-            self.autosave_slot.discard()
+            self.autosave_slot.release() if keep_autosave else self.autosave_slot.discard()
             self.autosave_slot = None
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt's name

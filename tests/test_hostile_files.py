@@ -80,27 +80,45 @@ def test_json_nested_100k_levels_is_a_one_line_error(tmp_path, suffix):
         load_session(path) if suffix == ".posesession" else load_pose(path)
 
 
-def test_a_200k_step_session_is_read_capped(tmp_path, standing_pose):
-    """The 500-step cap applies at load: only the current step and the 500 before it are parsed (and so kept
-    and autosaved), not 200k."""
-    def compact(pose) -> dict:
-        return {"width": pose.width, "height": pose.height, "joints": [[int(x), int(y), 1] for x, y in pose.xy]}
+def _long_session(path, pose, steps: int, current: int, compact: bool) -> None:
+    def as_dict(p) -> dict:
+        if not compact:
+            return pose_to_dict(p)
+        return {"width": p.width, "height": p.height, "joints": [[int(x), int(y), 1] for x, y in p.xy]}
 
-    step = json.dumps({"label": "", "pose": compact(standing_pose)}, separators=(",", ":"))
-    steps = 200_000
-    marker = json.dumps({"label": "current", "pose": compact(standing_pose.with_joint(4, 1.0, 2.0))},
-                        separators=(",", ":"))
-    head = json.dumps({"format": "poseeditor-session", "version": 1, "photo": str(tmp_path / "p.png"),
-                       "source_pose": pose_to_dict(standing_pose), "history_index": steps - 2, "keyframes": []})
-    body = ",".join([step] * (steps - 2) + [marker, step])
+    step = json.dumps({"label": "", "pose": as_dict(pose)}, separators=(",", ":"))
+    marker = json.dumps({"label": "current", "pose": as_dict(pose.with_joint(4, 1.0, 2.0))}, separators=(",", ":"))
+    head = json.dumps({"format": "poseeditor-session", "version": 1, "photo": "p.png",
+                       "source_pose": pose_to_dict(pose), "history_index": current, "keyframes": []})
+    body = [step] * steps
+    body[current] = marker
+    path.write_text(head[:-1] + ',"history":[' + ",".join(body) + "]}")
+
+
+def test_a_200k_step_session_is_refused_before_it_is_parsed(tmp_path, standing_pose):
+    """Item 6: a 200k-step session took 41 s to open and 50 s (2.4 GB) for every autosave after. The editor
+    writes at most ~1.5 MB (500 steps); a file over MAX_SESSION_BYTES is refused before json builds it."""
+    from poseeditor.session import MAX_SESSION_BYTES
+
     path = tmp_path / "long.posesession"
-    path.write_text(head[:-1] + ',"history":[' + body + "]}")
+    _long_session(path, standing_pose, 200_000, 199_998, compact=False)
+    assert path.stat().st_size > MAX_SESSION_BYTES
+    with pytest.raises(PoseFileError) as caught:
+        load_session(path)
+    assert "too large" in _one_line(caught.value)
+
+
+def test_a_long_session_is_read_capped(tmp_path, standing_pose):
+    """Under the size limit, the 500-step cap applies at load: only the current step and the 500 before it are
+    parsed (and so kept and autosaved)."""
+    path = tmp_path / "long.posesession"
+    _long_session(path, standing_pose, 20_000, 19_998, compact=True)
     data = load_session(path)
     assert len(data.history) == HISTORY_LIMIT + 1
     assert data.history[data.history_index].label == "current"
     assert data.history_index == HISTORY_LIMIT  # the 500 undo steps before it; its redo step is past the cap
     save_session(tmp_path / "again.posesession", data)
-    assert (tmp_path / "again.posesession").stat().st_size < path.stat().st_size / 100
+    assert (tmp_path / "again.posesession").stat().st_size < path.stat().st_size / 10
 
 
 def test_session_history_window_keeps_the_current_step(standing_pose):

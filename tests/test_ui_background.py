@@ -103,3 +103,26 @@ def test_a_bad_pose_file_is_one_message_in_the_window(qtbot, tmp_path, person_ph
     assert isolated[-1][0] == "Cannot open the pose" and "nested too deeply" in isolated[-1][1]
     assert "deep.json" in window.statusBar().currentMessage()
     assert window.document.target_pose == standing_pose
+
+
+def test_hostile_files_opened_in_the_window_are_one_message_each(qtbot, tmp_path, isolated, person_photo):
+    """Item 5: a photo under 16 px opened through File → Open did nothing visible; damaged sessions raised
+    ValueError/TypeError/OverflowError that only reached stderr."""
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.zeros((10, 12, 3), np.uint8)).save(tmp_path / "tiny.png")
+    (tmp_path / "abc.posesession").write_text('{"format": "poseeditor-session", "version": "abc"}')
+    (tmp_path / "huge.posesession").write_text('{"format": "poseeditor-session", "version": 1, "history_index": 1e400}')
+    (tmp_path / "photo.posesession").write_text('{"format": "poseeditor-session", "version": 1, "photo": 5}')
+    window = MainWindow(None)
+    qtbot.addWidget(window)
+    window.show()
+    assert not window.open_photo(tmp_path / "tiny.png")
+    assert isolated[-1][0] == "Cannot open the photo" and "too small" in isolated[-1][1]
+    for name in ("abc", "huge", "photo"):
+        assert not window.open_session(tmp_path / f"{name}.posesession")
+        title, message = isolated[-1]
+        assert title == "Cannot open the session" and f"{name}.posesession" in message and "\n" not in message
+        assert window.statusBar().currentMessage() == message
+    assert not window.document.has_photo

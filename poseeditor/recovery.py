@@ -230,7 +230,21 @@ def find_orphans(folder: str | os.PathLike[str], claim: bool = True) -> list[Orp
         if not claim:
             orphan.release()
         orphans.append(orphan)
+    _remove_stale_locks(folder)
     return sorted(orphans, key=lambda o: o.saved_at)
+
+
+def _remove_stale_locks(folder: Path) -> None:
+    """Lock files of windows that ended before their first autosave (nothing to recover): deleted once free."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return
+    for lock_path in folder.glob(f"{AUTOSAVE_PREFIX}*{LOCK_SUFFIX}"):
+        if lock_path.with_suffix(SESSION_SUFFIX).exists():
+            continue
+        handle = _try_lock(lock_path)
+        if handle is not None:
+            lock_path.unlink(missing_ok=True)
+            handle.close()
 
 
 def write_quietly(slot: AutosaveSlot, data: SessionData) -> str | None:

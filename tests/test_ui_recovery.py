@@ -186,6 +186,10 @@ def test_every_orphan_is_offered_with_its_photo_named(qtbot, photos, standing_po
     answers.queue = [Button.Discard, Button.Discard]
     assert not new_window(qtbot).offer_recovery()
     assert find_orphans(later.recovery_dir, claim=False) == []
+    stale = later.recovery_dir / "autosave-999999-dead.lock"  # a window that died before its first autosave
+    stale.write_text("999999")
+    find_orphans(later.recovery_dir, claim=False)
+    assert not stale.exists() and later.autosave_slot.lock_path.exists()
 
 
 def test_closing_with_unsaved_edits_asks(qtbot, tmp_path, photos, standing_pose, answers, monkeypatch):

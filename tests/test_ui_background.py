@@ -27,7 +27,8 @@ def isolated(tmp_path, monkeypatch):
     QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope,
                              str(tmp_path / "settings"))
     errors: list[tuple[str, str]] = []
-    monkeypatch.setattr(QtWidgets.QMessageBox, "critical", lambda _p, title, text, *a, **k: errors.append((title, text)))
+    monkeypatch.setattr(QtWidgets.QMessageBox, "critical",
+                        lambda _p, title, text, *a, **k: errors.append((title, text)))
     monkeypatch.setattr(QtWidgets.QMessageBox, "question", lambda *a, **k: QtWidgets.QMessageBox.StandardButton.Discard)
     yield errors
     gc.collect()

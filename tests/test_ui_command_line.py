@@ -32,7 +32,7 @@ def run_editor(args: list[str], tmp_path: Path, **env_changes: str | None) -> su
             env.pop(key, None)
         else:
             env[key] = value
-    return subprocess.run([sys.executable, "-m", "poseeditor.cli", *args], cwd=tmp_path, env=env,
+    return subprocess.run([sys.executable, "-m", "poseeditor.cli", *args], cwd=tmp_path, env=env, check=False,
                           capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
 
 
@@ -109,7 +109,8 @@ def _hostile_files(tmp_path: Path, standing_pose) -> dict[str, list[str]]:
     good = {"format": "poseeditor-session", "version": 1, "photo": "person.png", "history_index": 0,
             "history": [{"label": "Start", "pose": json.loads(json.dumps(_pose_dict(standing_pose)))}],
             "source_pose": _pose_dict(standing_pose)}
-    cases = {"tiny": ["tiny.png"], "unreadable": ["broken.jpg"], "deep-pose": ["person.png", "--source-pose", "deep.json"]}
+    cases = {"tiny": ["tiny.png"], "unreadable": ["broken.jpg"],
+             "deep-pose": ["person.png", "--source-pose", "deep.json"]}
     for name, value in (("version-abc", ("version", "abc")), ("version-null", ("version", None)),
                         ("version-huge", ("version", "1e400")), ("index-huge", ("history_index", "1e400")),
                         ("photo-number", ("photo", 123))):

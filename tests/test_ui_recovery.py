@@ -44,7 +44,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("POSEEDITOR_MODEL", str(tmp_path / "no-model-here"))
     isolate_settings(tmp_path)
     errors: list[tuple[str, str]] = []
-    monkeypatch.setattr(QtWidgets.QMessageBox, "critical", lambda _p, title, text, *a, **k: errors.append((title, text)))
+    monkeypatch.setattr(QtWidgets.QMessageBox, "critical",
+                        lambda _p, title, text, *a, **k: errors.append((title, text)))
     answers = Answers()
     monkeypatch.setattr(QtWidgets.QMessageBox, "question", answers)
     yield answers, errors
@@ -254,7 +255,7 @@ def test_sessions_store_absolute_photo_paths(qtbot, tmp_path, photos, standing_p
 
 def test_autosave_is_written_off_the_gui_thread(qtbot, photos, standing_pose, monkeypatch):
     """Item 6: serialising and writing the session happens on the autosave thread."""
-    import poseeditor.recovery as recovery
+    from poseeditor import recovery
 
     threads: list[str] = []
     real = recovery.save_session

@@ -19,7 +19,6 @@ from poseeditor.image_io import atomic_write_bytes, load_photo
 from poseeditor.pose_io import load_pose
 from poseeditor.resources import sample_photo
 
-
 EXIT_USER_ERROR = 2
 BACKENDS = ("auto", "onnx", "onnxruntime", "onnx-cpu", "onnx-cuda", "torch", "torch-cpu", "torch-cuda")
 NO_DISPLAY = "no display found; use QT_QPA_PLATFORM=offscreen or `poseeditor render`"

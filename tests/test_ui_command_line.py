@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from poseeditor.cli import main as cli_main
-from poseeditor.pose_io import save_pose
+from poseeditor.pose_io import pose_to_dict
 from poseeditor.session import HistoryEntry, SessionData, save_session
 from poseeditor.ui.app import NO_DISPLAY, build_parser, display_problem
 
@@ -107,8 +107,8 @@ def _hostile_files(tmp_path: Path, standing_pose) -> dict[str, list[str]]:
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     good = {"format": "poseeditor-session", "version": 1, "photo": "person.png", "history_index": 0,
-            "history": [{"label": "Start", "pose": json.loads(json.dumps(_pose_dict(standing_pose)))}],
-            "source_pose": _pose_dict(standing_pose)}
+            "history": [{"label": "Start", "pose": pose_to_dict(standing_pose)}],
+            "source_pose": pose_to_dict(standing_pose)}
     cases = {"tiny": ["tiny.png"], "unreadable": ["broken.jpg"],
              "deep-pose": ["person.png", "--source-pose", "deep.json"]}
     for name, value in (("version-abc", ("version", "abc")), ("version-null", ("version", None)),
@@ -123,19 +123,12 @@ def _hostile_files(tmp_path: Path, standing_pose) -> dict[str, list[str]]:
     return cases
 
 
-def _pose_dict(pose) -> dict:
-    from poseeditor.pose_io import pose_to_dict
-
-    return pose_to_dict(pose)
-
-
 @pytest.mark.parametrize("case", ["tiny", "unreadable", "deep-pose", "version-abc", "version-null", "version-huge",
                                   "index-huge", "photo-number"])
 def test_hostile_files_in_a_headless_run_print_one_line_and_exit_2(tmp_path, photo, standing_pose, case):
     """Items 5 and 7: tiny photos aborted (exit 134, QThread destroyed), deep pose files hit RecursionError,
     damaged sessions raised ValueError/TypeError/OverflowError to stderr only, and an unreadable photo with
     --screenshot opened a modal dialog that nobody could close."""
-    save_pose(tmp_path / "unused.json", standing_pose)
     args = _hostile_files(tmp_path, standing_pose)[case]
     result = run_editor([*args, "--screenshot", "shot.png"], tmp_path)
     one_line_error(result)

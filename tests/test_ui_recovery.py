@@ -220,6 +220,9 @@ def test_closing_with_unsaved_edits_asks(qtbot, tmp_path, photos, standing_pose,
     window = new_window(qtbot)
     edit(window, first, standing_pose)
     autosave = window.recovery_path
+    answers.queue = [Button.Cancel]  # File → Open recent with unsaved edits asks too; Cancel keeps the edits
+    window.recent_menu.actions()[0].trigger()
+    assert "before opening another photo" in answers.asked[-1] and window.modified
     answers.queue = [Button.Discard]
     assert window.close()
     assert not autosave.exists()

@@ -408,8 +408,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu.clear()
         items = self.recent_files()
         for item in items:
-            self.recent_menu.addAction(item).triggered.connect(lambda _c=False, p=item: self.open_photo(p))
+            self.recent_menu.addAction(item).triggered.connect(lambda _c=False, p=item: self.open_recent(p))
         self.recent_menu.setEnabled(bool(items))
+
+    def open_recent(self, path: str) -> bool:
+        return self.ask_to_save_edits("opening another photo") and self.open_photo(path)
 
     # ------------------------------------------------------------------------------------------------ render
     def _on_photo_changed(self) -> None:

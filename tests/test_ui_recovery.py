@@ -272,3 +272,29 @@ def test_autosave_is_written_off_the_gui_thread(qtbot, photos, standing_pose, mo
     edit(window, photos[0], standing_pose)
     assert threads and all(name != threading.main_thread().name for name in threads)
     assert os.path.getsize(window.recovery_path) > 0
+
+
+def test_a_failing_autosave_is_reported_in_the_gui_thread(qtbot, photos, standing_pose, monkeypatch):
+    """The autosave thread reports a failure by a queued signal: the status bar is touched in the GUI thread."""
+    from poseeditor import recovery
+    from poseeditor.errors import ExportError
+
+    def disk_full(path, data):
+        raise ExportError(f"{path}: could not write (No space left on device)")
+
+    monkeypatch.setattr(recovery, "save_session", disk_full)
+    shown_in: list[str] = []
+    real = MainWindow._on_autosave_failed
+
+    def recording(self, message):
+        shown_in.append(threading.current_thread().name)
+        real(self, message)
+
+    monkeypatch.setattr(MainWindow, "_on_autosave_failed", recording)
+    window = new_window(qtbot)
+    assert window.open_photo(photos[0], source_pose=standing_pose)
+    window.document.move_joint(4, 10, 10)
+    window.autosave(wait=True)
+    qtbot.waitUntil(lambda: "Autosave failed" in window.statusBar().currentMessage(), timeout=5000)
+    assert "No space left" in window.statusBar().currentMessage()
+    assert shown_in == [threading.main_thread().name]

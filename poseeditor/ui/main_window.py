@@ -88,7 +88,8 @@ class MainWindow(QtWidgets.QMainWindow):
             except OSError as exc:
                 self.recovery_enabled = False
                 print(f"poseeditor: no crash recovery: {self.recovery_dir}: {exc.strerror or exc}", file=sys.stderr)
-        self.autosaveFailed.connect(lambda message: self.statusBar().showMessage(f"Autosave failed: {message}", 8000))
+        # Emitted from the autosave thread; this window lives in the GUI thread, so Qt queues the call there.
+        self.autosaveFailed.connect(self._on_autosave_failed)
         self.spawned_windows: list[MainWindow] = []  # windows opened for further recovered autosaves
         # Detection and pose-file parsing run on BackgroundJobs; their answers come back by signal.
         self._jobs: dict[int, tuple[BackgroundJob, Any, str]] = {}
@@ -752,6 +753,9 @@ class MainWindow(QtWidgets.QMainWindow):
         """This window's own autosave file (None without recovery)."""
         return self.autosave_slot.path if self.autosave_slot is not None else None
 
+    def _on_autosave_failed(self, message: str) -> None:
+        self.statusBar().showMessage(f"Autosave failed: {message}", 8000)
+
     def _mark_modified(self) -> None:
         if not self.document.has_photo:
             return
@@ -767,8 +771,6 @@ class MainWindow(QtWidgets.QMainWindow):
         slot.write_later(self.document.to_session(self.model_dir))  # only the snapshot is taken here
         if wait:
             slot.wait()
-            if slot.last_error:
-                self.statusBar().showMessage(f"Autosave failed: {slot.last_error}", 8000)
 
     def ask_recovery(self, orphan: Orphan) -> QtWidgets.QMessageBox.StandardButton:
         """Yes: reopen it; Discard: delete it; No: keep it for the next start."""

@@ -83,20 +83,17 @@ class Montage:
 
 
 # Warped layers are the source × a soft part mask: most of their pixels are a fraction of the colour, so they
-# looked almost black. For display each is stretched so its brightest pixels (99.5th percentile) are white, by
-# at most MAX_DISPLAY_GAIN (an empty layer stays dark instead of turning its noise into colour).
+# looked almost black. For display each is scaled so its brightest value is 1 (no clipping, so colours keep their
+# ratios), by at most MAX_DISPLAY_GAIN (an empty layer stays dark instead of turning its noise into colour).
 MAX_DISPLAY_GAIN = 8.0
-BRIGHT_PERCENTILE = 99.5
 
 
 def normalised_for_display(image: np.ndarray) -> np.ndarray:
-    """`image` (float, [0, 1]) stretched so its brightest pixels are 1 (gain at most MAX_DISPLAY_GAIN)."""
+    """`image` (float, [0, 1]) scaled so its brightest value is 1 (gain at most MAX_DISPLAY_GAIN)."""
     image = np.asarray(image, dtype=np.float32)
-    # measured on every 4th pixel: the grid is rebuilt in the render thread, where ms count
-    sample = image[::4, ::4] if image.ndim >= 2 and min(image.shape[:2]) >= 32 else image
-    top = float(np.percentile(sample, BRIGHT_PERCENTILE)) if sample.size else 1.0
+    top = float(image.max()) if image.size else 1.0
     gain = min(MAX_DISPLAY_GAIN, 1.0 / max(top, 1e-6))
-    return np.clip(image * gain, 0.0, 1.0) if gain > 1.0 else image
+    return np.minimum(image * gain, 1.0) if gain > 1.0 else image
 
 
 def _display(name: str, image: np.ndarray) -> np.ndarray:

@@ -127,3 +127,27 @@ def test_hostile_files_opened_in_the_window_are_one_message_each(qtbot, tmp_path
         assert title == "Cannot open the session" and f"{name}.posesession" in message and "\n" not in message
         assert window.statusBar().currentMessage() == message
     assert not window.document.has_photo
+
+
+def test_sessions_opened_from_the_menu_are_parsed_off_the_gui_thread(qtbot, tmp_path, person_photo, standing_pose,
+                                                                    arm_up_pose, monkeypatch):
+    from poseeditor.session import HistoryEntry, SessionData, save_session
+
+    threads: list[str] = []
+    gate = threading.Event()
+    monkeypatch.setattr(main_window_module, "load_session", gated(main_window_module.load_session, threads, gate))
+    photo = tmp_path / "person.png"
+    save_image(photo, person_photo)
+    session = tmp_path / "work.posesession"
+    save_session(session, SessionData(photo, standing_pose, [HistoryEntry(standing_pose, "Start"),
+                                                             HistoryEntry(arm_up_pose, "raise")], 1))
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: (str(session), ""))
+    window = MainWindow(None)
+    qtbot.addWidget(window)
+    window.show()
+    window.open_session_dialog()
+    assert window.busy and not window.document.has_photo
+    gate.set()
+    qtbot.waitUntil(lambda: not window.busy, timeout=GATE_TIMEOUT_S * 1000)
+    assert window.document.target_pose == arm_up_pose and window.session_path == session
+    assert threads[0] != threading.main_thread().name

@@ -22,7 +22,7 @@ from poseeditor.image_io import load_photo
 from poseeditor.pose_io import load_pose, save_openpose, save_pose
 from poseeditor.presets import load_presets
 from poseeditor.recovery import AutosaveSlot, Orphan, find_orphans, recovery_dir
-from poseeditor.session import load_session, save_session
+from poseeditor.session import SessionData, load_session, save_session
 from poseeditor.skeleton import JOINT_NAMES, Pose
 from poseeditor.ui import exports, settings
 from poseeditor.ui.background import BackgroundJob
@@ -364,7 +364,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for url in event.mimeData().urls():
             path = Path(url.toLocalFile())
             if path.suffix.lower() == ".posesession":
-                self.open_session(path)
+                self.open_session_in_background(path)
             else:
                 self.open_photo(path)
             break
@@ -710,14 +710,23 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         path, _ = self._ask_path("session", "Open session", SESSION_FILTER)
         if path:
-            self.open_session(path)
+            self.open_session_in_background(path)
+
+    def open_session_in_background(self, path: str | Path) -> None:
+        """File → Open session and drops: the file is parsed off the GUI thread, then opened."""
+        self.run_in_background(lambda: load_session(path), lambda data: self._open_loaded_session(path, data, True),
+                               f"Reading {Path(path).name}…", "Cannot open the session")
 
     def open_session(self, path: str | Path, remember: bool = True) -> bool:
+        """Open a session now (the command line and crash recovery need the answer). True when it is open."""
         try:
             data = load_session(path)
         except PoseEditorError as exc:
             self.error("Cannot open the session", str(exc))
             return False
+        return self._open_loaded_session(path, data, remember)
+
+    def _open_loaded_session(self, path: str | Path, data: SessionData, remember: bool) -> bool:
         photo_path = data.photo_path
         if photo_path is None or not photo_path.is_file():
             self.error(

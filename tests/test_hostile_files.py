@@ -220,3 +220,29 @@ def test_a_16x6000_photo_costs_a_bounded_number_of_detector_runs():
     finally:
         del detector.person_candidates
     assert len(runs) <= 1 + MAX_TILES + 3  # whole photo, the tiles, three other quarter turns
+
+
+@pytest.mark.parametrize("size", [(1, 1), (15, 400), (400, 10)])
+def test_photos_under_16_px_are_refused_before_decoding(tmp_path, size):
+    """Item 5: a photo under 16 px on a side aborted the editor (uncaught ImageError from the detector, exit 134).
+    The editor refuses it with one line; the window and command-line cases are in test_ui_command_line.py."""
+    from PIL import Image
+
+    from poseeditor.errors import ImageError
+    from poseeditor.image_io import MIN_PHOTO_SIDE, load_image, load_photo
+
+    path = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((size[1], size[0], 3), np.uint8)).save(path)
+    with pytest.raises(ImageError) as caught:
+        load_photo(path)
+    assert f"at least {MIN_PHOTO_SIDE} px" in _one_line(caught.value)
+    assert load_image(path).shape[:2] == (size[1], size[0])  # other readers (the trainer) keep their own rules
+
+
+def test_finding_a_person_in_a_tiny_photo_falls_back_to_the_default_skeleton():
+    """The detector's ImageError for a tiny array no longer escapes find_person (it crashed the editor)."""
+    from poseeditor.ui.person import find_person
+
+    pose, message = find_person(np.zeros((10, 12, 3), np.uint8))
+    assert (pose.width, pose.height) == (12, 10)
+    assert "default skeleton" in message

@@ -115,13 +115,16 @@ class EnlargedView(QtWidgets.QDialog):
         layout.addWidget(self.image_view, 1)
         self.labels = labels
         if len(stack) == 1:
-            self.image_view.setImage(stack[0], levels=(0.0, 1.0), autoRange=True, autoLevels=False)
+            # A single picture has no time axis, and so no frame to go to: ImageView.setCurrentIndex would read
+            # the time values (tVals) that only a stack has (AttributeError with pyqtgraph 0.14).
+            axes = {"y": 0, "x": 1, "c": 2} if stack.ndim == 4 else {"y": 0, "x": 1}
+            self.image_view.setImage(stack[0], levels=(0.0, 1.0), autoRange=True, autoLevels=False, axes=axes)
         else:
             axes = {"t": 0, "y": 1, "x": 2, "c": 3} if stack.ndim == 4 else {"t": 0, "y": 1, "x": 2}
             self.image_view.setImage(stack, xvals=np.arange(len(stack)), levels=(0.0, 1.0), autoRange=True,
                                      autoLevels=False, axes=axes)
-        self.image_view.sigTimeChanged.connect(self._on_frame)
-        self.image_view.setCurrentIndex(index)
+            self.image_view.sigTimeChanged.connect(self._on_frame)
+            self.image_view.setCurrentIndex(index)
         self._on_frame(index, None)
 
     def _on_frame(self, index: int, _time: Any) -> None:

@@ -61,7 +61,7 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float,
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     pg.setConfigOptions(mouseRateLimit=-1)  # measure the renderer, not pyqtgraph's mouse throttle
-    window = MainWindow(model, recovery=False)
+    window = MainWindow(model, recovery=False, interactive=False)  # closes without asking to save the drag
     window.resize(1500, 950)
     window.show()
     image = load_image(photo)

@@ -38,6 +38,10 @@ SELECT_TARGET_INPUTS = ("warped_layers", "warped_masks", "target_heatmaps", "bac
 TARGET_OUTPUTS = ("foreground", "mask", "output")
 ARCHITECTURES = ("posewarp", "unet")  # the four-module generator; the single-U-Net baseline
 MAX_MODEL_JSON_BYTES = 1_000_000  # a model.json is a few kB; anything huge is not ours
+# Working-crop sizes a generator may have: the contract's crop is 256²; 512² is the largest anyone has reason to
+# train (cost grows with the square), 32² the smallest the U-Nets' downsampling leaves meaningful.
+MIN_IMAGE_SIZE = 32
+MAX_IMAGE_SIZE = 512
 
 
 def read_model_json(folder: str | os.PathLike[str]) -> dict[str, Any]:
@@ -74,6 +78,14 @@ def read_model_json(folder: str | os.PathLike[str]) -> dict[str, Any]:
         raise ModelError(f"{path}: unknown architecture {architecture!r} (known: {', '.join(ARCHITECTURES)})")
     if not isinstance(meta.get("config"), dict):
         raise ModelError(f"{path}: missing 'config' object")
+    size = meta["config"].get("image_size")
+    if isinstance(size, bool) or not isinstance(size, int) or not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
+        # Checked here, once, for every backend: the ONNX graphs fix their size, but the torch backend would
+        # build whatever it is told (4096² ran for minutes and took 9.6 GB before this check).
+        raise ModelError(
+            f"{path}: config.image_size {size!r} is not a crop size this program runs "
+            f"(a whole number from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE})"
+        )
     generator_config(meta, path)  # validates the config now, not at first use
     return meta
 

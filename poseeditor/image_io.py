@@ -22,13 +22,18 @@ from poseeditor.errors import ExportError, ImageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 80_000_000  # ~ a 10k×8k photo; anything larger is refused before it is decoded
+# The editor's smallest photo: the person detector needs 16 px on a side, and nobody can be re-posed in less.
+MIN_PHOTO_SIDE = 16
 
 
 _ORIENTATION = 0x0112  # the EXIF tag
 
 
-def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, reduce: int = 1) -> np.ndarray:
-    """The photo as an (H, W, 3) uint8 RGB array, upright per its EXIF orientation.
+def load_image(
+    path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, reduce: int = 1, min_side: int = 1
+) -> np.ndarray:
+    """The photo as an (H, W, 3) uint8 RGB array, upright per its EXIF orientation. Photos over `max_pixels`
+    or under `min_side` pixels on a side are refused (ImageError) before they are decoded.
 
     `reduce` ∈ {1, 2, 4, 8} lets libjpeg decode a JPEG at 1/reduce size (ceil(W/reduce) × ceil(H/reduce); the same
     pixels as OpenCV's IMREAD_REDUCED_COLOR_*); other formats ignore it. Truncated files are errors, never partly
@@ -47,6 +52,10 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, reduc
                     raise ImageError(
                         f"{path}: {w}×{h} = {w * h / 1e6:.0f} megapixels is over the limit of "
                         f"{max_pixels / 1e6:.0f} megapixels"
+                    )
+                if min(w, h) < min_side:
+                    raise ImageError(
+                        f"{path}: {w}×{h} px is too small; a photo needs at least {min_side} px on a side"
                     )
                 if reduce > 1:
                     im.draft(None, (max(1, w // reduce), max(1, h // reduce)))
@@ -85,6 +94,11 @@ def image_size(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> tu
             f"{path}: {w}×{h} = {w * h / 1e6:.0f} megapixels is over the limit of {max_pixels / 1e6:.0f} megapixels"
         )
     return w, h
+
+
+def load_photo(path: str | os.PathLike[str]) -> np.ndarray:
+    """A photo for the editor: `load_image` with the editor's minimum size."""
+    return load_image(path, min_side=MIN_PHOTO_SIDE)
 
 
 def _to_rgb8(im: Image.Image) -> np.ndarray:

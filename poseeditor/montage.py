@@ -82,6 +82,24 @@ class Montage:
         return None
 
 
+# Warped layers are the source × a soft part mask: most of their pixels are a fraction of the colour, so they
+# looked almost black. For display each is scaled so its brightest value is 1 (no clipping, so colours keep their
+# ratios), by at most MAX_DISPLAY_GAIN (an empty layer stays dark instead of turning its noise into colour).
+MAX_DISPLAY_GAIN = 8.0
+
+
+def normalised_for_display(image: np.ndarray) -> np.ndarray:
+    """`image` (float, [0, 1]) scaled so its brightest value is 1 (gain at most MAX_DISPLAY_GAIN)."""
+    image = np.asarray(image, dtype=np.float32)
+    top = float(image.max()) if image.size else 1.0
+    gain = min(MAX_DISPLAY_GAIN, 1.0 / max(top, 1e-6))
+    return np.minimum(image * gain, 1.0) if gain > 1.0 else image
+
+
+def _display(name: str, image: np.ndarray) -> np.ndarray:
+    return normalised_for_display(image) if name.startswith("warped_") else image
+
+
 def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
     image = np.clip(np.asarray(image, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
@@ -125,7 +143,7 @@ def build_montage(result: Any, tile: int = TILE) -> Montage:
     images = tile_images(result, tile)
     for t in tiles:
         if t.name in images:  # the photo tiles come once the photo side is ready
-            canvas[t.y : t.y + tile, t.x : t.x + tile] = _as_rgb_uint8(images[t.name])
+            canvas[t.y : t.y + tile, t.x : t.x + tile] = _as_rgb_uint8(_display(t.name, images[t.name]))
     return Montage(canvas, tiles)
 
 
@@ -148,4 +166,4 @@ def tile_stack(result: Any, name: str) -> tuple[np.ndarray, int, list[str]]:
         return np.zeros((1, result.crop.size, result.crop.size), np.float32), 0, [f"{name} (not ready)"]
     else:
         return np.asarray(images[name], dtype=np.float32)[None], 0, [name]
-    return np.stack([images[n] for n in names]).astype(np.float32), names.index(name), labels
+    return np.stack([_display(n, images[n]) for n in names]).astype(np.float32), names.index(name), labels

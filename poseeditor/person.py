@@ -64,6 +64,8 @@ def find_person(photo: np.ndarray, region: tuple[float, float, float, float] | N
         where = "in that region" if region else "in this photo"
         return default_pose(w, h), (f"No person found {where}: placed a default skeleton — "
                                     f"{PLACE_HINT}, or Pose → Point at the person.")
+    except PoseEditorError as exc:  # a photo the detector cannot look at (too small...): still editable
+        return default_pose(w, h), f"The detector could not run ({exc}): placed a default skeleton — {PLACE_HINT}."
     score = getattr(detection, "score", None)
     note = f" (score {float(score):.2f})" if score is not None else ""
     return detection.pose, f"Person detected{note}. Wrong person? Pose → Point at the person."

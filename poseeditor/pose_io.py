@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
+import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,6 +25,7 @@ from poseeditor.skeleton import NUM_JOINTS, Pose
 FORMAT_NAME = "poseeditor-pose"
 HEAD_FROM_NOSE = 1.5  # the top of the head is ~1.5× as far from the neck as the nose is
 HEAD_FROM_EARS = 1.6  # fallback when the nose is hidden: from the neck through the ears' midpoint
+MAX_IMAGE_SIDE = 1_000_000  # a pose's photo size; larger numbers are damage, not photos
 
 # Our joint order -> index in each external layout (the neck of COCO-17 is the shoulders' midpoint).
 OPENPOSE_COCO18 = {"nose": 0, "neck": 1, "joints": [None, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], "ears": (16, 17)}
@@ -56,7 +59,7 @@ def pose_from_dict(data: Any, image_size: tuple[int, int] | None = None) -> Pose
         try:
             x, y = float(joint[0]), float(joint[1])
             v = bool(joint[2]) if len(joint) == 3 else True
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise PoseFileError(f"joint {i} holds something that is not a number: {joint!r}") from None
         xy[i] = (x, y)
         visible[i] = v
@@ -64,7 +67,10 @@ def pose_from_dict(data: Any, image_size: tuple[int, int] | None = None) -> Pose
             raise PoseFileError(f"joint {i} has a coordinate that is not a finite number: {joint!r}")
     width, height = _size(data, image_size, xy, visible)
     conf = data.get("confidence")
-    confidence = np.asarray(conf, dtype=np.float64) if isinstance(conf, list) and len(conf) == NUM_JOINTS else None
+    try:
+        confidence = np.asarray(conf, dtype=np.float64) if isinstance(conf, list) and len(conf) == NUM_JOINTS else None
+    except (TypeError, ValueError, OverflowError):
+        raise PoseFileError("confidence must be 14 numbers") from None
     return Pose(xy, visible, width, height, confidence)
 
 
@@ -72,10 +78,12 @@ def _size(data: dict[str, Any], image_size: tuple[int, int] | None, xy: np.ndarr
     if "width" in data and "height" in data:
         try:
             w, h = int(data["width"]), int(data["height"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise PoseFileError("width/height must be integers") from None
         if w <= 0 or h <= 0:
             raise PoseFileError(f"width/height must be positive; got {w}x{h}")
+        if w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE:
+            raise PoseFileError(f"width/height must be at most {MAX_IMAGE_SIDE} pixels")
         return w, h
     if image_size is not None:
         return int(image_size[0]), int(image_size[1])
@@ -157,14 +165,23 @@ def pose_to_openpose(pose: Pose, model: str = "BODY_25") -> dict[str, Any]:
     layout = OPENPOSE_BODY25 if model == "BODY_25" else OPENPOSE_COCO18
     n = 25 if model == "BODY_25" else 18
     kp = np.zeros((n, 3))
+
+    def inside(xy: np.ndarray) -> bool:
+        # OpenPose only reports points it sees in the image: one dragged off the photo is written as missing.
+        return bool(0.0 <= xy[0] < pose.width and 0.0 <= xy[1] < pose.height)
+
+    shown = np.array([bool(v) and inside(xy) for xy, v in zip(pose.xy, pose.visible)])
     for ours, theirs in enumerate(layout["joints"]):
-        if theirs is not None and pose.visible[ours]:
+        if theirs is not None and shown[ours]:
             kp[theirs] = (*pose.xy[ours], 1.0)
     if pose.visible[0] and pose.visible[1]:
         nose = pose.xy[1] + (pose.xy[0] - pose.xy[1]) / HEAD_FROM_NOSE
-        kp[layout["nose"]] = (*nose, 1.0)
+        if inside(nose):
+            kp[layout["nose"]] = (*nose, 1.0)
     if model == "BODY_25" and pose.visible[8] and pose.visible[11]:
-        kp[8] = (*(0.5 * (pose.xy[8] + pose.xy[11])), 1.0)  # MidHip
+        mid_hip = 0.5 * (pose.xy[8] + pose.xy[11])
+        if inside(mid_hip):
+            kp[8] = (*mid_hip, 1.0)  # MidHip
     flat = [round(float(v), 4) for v in kp.reshape(-1)]
     return {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": flat}]}
 
@@ -209,6 +226,12 @@ def pose_from_coco17(data: Any, image_size: tuple[int, int] | None = None, perso
 
 
 # ---------------------------------------------------------------------------------------------- paper's .mat
+MAX_MAT_FRAMES = 100_000  # about an hour of video at 30 fps; a paper-style .mat holds one video's frames
+# What a .mat may expand to when decompressed (its arrays at float64): 100k frames of 14×2 joints plus boxes is
+# ~26 MB. A 326 KB file can hold a million frames (224 MB) and more; it is measured before it is read.
+MAX_MAT_EXPANDED_BYTES = 64_000_000
+
+
 def _scipy_io() -> Any:
     """scipy.io, which only .mat files need (an optional dependency: `pip install 'poseeditor[mat]'`)."""
     try:
@@ -216,6 +239,39 @@ def _scipy_io() -> Any:
     except ImportError:
         raise PoseFileError("the paper's .mat pose files need scipy: pip install 'poseeditor[mat]'") from None
     return scipy.io
+
+
+def _mat_expanded_bytes(path: Path, limit: int) -> int:
+    """How many bytes a MAT v5 file's data elements expand to, counted by streaming each compressed element
+    through zlib in small chunks (nothing is kept); stops counting past `limit`. v4/v7.3 files: their size."""
+    with path.open("rb") as f:
+        header = f.read(128)
+        if len(header) < 128 or header[126:128] not in (b"IM", b"MI"):
+            return path.stat().st_size
+        order = "<" if header[126:128] == b"IM" else ">"
+        total = 0
+        while total <= limit:
+            tag = f.read(8)
+            if len(tag) < 8:
+                break
+            kind, nbytes = struct.unpack(order + "II", tag)
+            if kind != 15:  # miCOMPRESSED = 15; anything else is stored as is
+                total += nbytes
+                f.seek(nbytes + (-nbytes % 8), 1)
+                continue
+            inflate = zlib.decompressobj()
+            left = nbytes
+            while left > 0 and total <= limit:
+                chunk = f.read(min(left, 1 << 16))
+                if not chunk:
+                    break
+                left -= len(chunk)
+                data = inflate.decompress(chunk, 1 << 20)
+                total += len(data)
+                while inflate.unconsumed_tail and total <= limit:
+                    total += len(inflate.decompress(inflate.unconsumed_tail, 1 << 20))
+            f.seek(left, 1)
+        return total
 
 
 class PaperMat(NamedTuple):
@@ -226,8 +282,18 @@ class PaperMat(NamedTuple):
 def read_paper_mat(path: str | os.PathLike[str]) -> PaperMat:
     """The paper's `info/<video>.mat` (balakg/posewarp-cvpr2018): struct `data` with X 14×2×n in 1-based MATLAB
     pixels and, optionally, bbox n×4. The one reader of that layout (pose files, datasets, detector accuracy);
-    raises PoseFileError for anything else."""
+    size-checked before it is read (at most MAX_MAT_FRAMES frames); raises PoseFileError for anything else."""
+    path = Path(path)
     scipy_io = _scipy_io()
+    try:
+        expanded = _mat_expanded_bytes(path, MAX_MAT_EXPANDED_BYTES)
+    except (OSError, zlib.error) as exc:
+        raise PoseFileError(f"{path}: not a readable .mat file ({exc})") from None
+    if expanded > MAX_MAT_EXPANDED_BYTES:
+        raise PoseFileError(
+            f"{path}: expands to over {MAX_MAT_EXPANDED_BYTES / 1e6:.0f} MB; a pose .mat of up to "
+            f"{MAX_MAT_FRAMES} frames is far smaller"
+        )
     try:
         mat = scipy_io.loadmat(str(path))
     except Exception as exc:  # noqa: BLE001 (scipy raises many types for corrupt files)
@@ -236,12 +302,14 @@ def read_paper_mat(path: str | os.PathLike[str]) -> PaperMat:
         raise PoseFileError(f"{path}: no struct 'data' (expected data.X and data.bbox)")
     try:
         x = np.asarray(mat["data"]["X"][0, 0], dtype=np.float64)
-    except (ValueError, IndexError, KeyError, TypeError):
-        raise PoseFileError(f"{path}: data has no field X") from None
+    except (KeyError, ValueError, TypeError, IndexError, MemoryError) as exc:
+        raise PoseFileError(f"{path}: not a paper-style pose .mat (struct data.X): {exc}") from None
     if x.ndim == 2:
         x = x[:, :, None]
     if x.ndim != 3 or x.shape[:2] != (NUM_JOINTS, 2):
-        raise PoseFileError(f"{path}: data.X must be {NUM_JOINTS}×2×n; got shape {x.shape}")
+        raise PoseFileError(f"{path}: data.X has shape {x.shape}; expected {NUM_JOINTS}×2×n")
+    if x.shape[2] > MAX_MAT_FRAMES:
+        raise PoseFileError(f"{path}: has {x.shape[2]} frames; at most {MAX_MAT_FRAMES} are read")
     joints = np.transpose(x, (2, 0, 1)) - 1.0  # 1-based -> 0-based
     try:
         bbox = np.asarray(mat["data"]["bbox"][0, 0], dtype=np.float64)
@@ -251,15 +319,22 @@ def read_paper_mat(path: str | os.PathLike[str]) -> PaperMat:
     return PaperMat(joints, boxes)
 
 
+def _mat_pose(xy: np.ndarray, image_size: tuple[int, int] | None) -> Pose:
+    """One frame of `read_paper_mat(...).joints` as a pose; a joint is hidden where it is missing (NaN or ≤ 0 in
+    MATLAB's 1-based pixels)."""
+    visible = np.all(np.isfinite(xy), axis=1) & np.all(xy > -1.0, axis=1)
+    if image_size:
+        w, h = image_size
+    elif visible.any():
+        w, h = int(np.ceil(xy[visible, 0].max())) + 1, int(np.ceil(xy[visible, 1].max())) + 1
+    else:
+        w, h = 1, 1
+    return Pose(np.where(visible[:, None], xy, 0.0), visible, int(w), int(h))
+
+
 def poses_from_mat(path: str | os.PathLike[str], image_size: tuple[int, int] | None = None) -> list[Pose]:
-    """All frames of a paper-style `.mat` as poses; a joint is hidden where it is missing (NaN or ≤ 0 in MATLAB's
-    1-based pixels)."""
-    poses = []
-    for xy in read_paper_mat(path).joints:
-        visible = np.all(np.isfinite(xy), axis=1) & np.all(xy > -1.0, axis=1)
-        w, h = image_size if image_size else (int(np.ceil(xy[visible, 0].max())) + 1, int(np.ceil(xy[visible, 1].max())) + 1)
-        poses.append(Pose(np.where(visible[:, None], xy, 0.0), visible, int(w), int(h)))
-    return poses
+    """All frames of a paper-style `info/<video>.mat` (struct `data`: X 14×2×n, 1-based pixels; bbox n×4)."""
+    return [_mat_pose(xy, image_size) for xy in read_paper_mat(path).joints]
 
 
 def save_mat(path: str | os.PathLike[str], poses: list[Pose]) -> None:
@@ -282,13 +357,18 @@ def load_pose(path: str | os.PathLike[str], image_size: tuple[int, int] | None =
     if not path.is_file():
         raise PoseFileError(f"{path}: no such pose file")
     if path.suffix.lower() == ".mat":
-        poses = poses_from_mat(path, image_size)
-        if not 0 <= index < len(poses):
-            raise PoseFileError(f"{path}: has {len(poses)} frames; asked for frame {index}")
-        return poses[index]
+        joints = read_paper_mat(path).joints  # only the asked-for frame becomes a Pose
+        if not 0 <= index < len(joints):
+            raise PoseFileError(f"{path}: has {len(joints)} frames; asked for frame {index}")
+        try:
+            return _mat_pose(joints[index], image_size)
+        except (ValueError, OverflowError) as exc:
+            raise PoseFileError(f"{path}: frame {index} is not a usable pose ({exc})") from None
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text)
+    except RecursionError:
+        raise PoseFileError(f"{path}: not a pose file (nested too deeply)") from None
     except UnicodeDecodeError:
         raise PoseFileError(f"{path}: not a text pose file") from None
     except json.JSONDecodeError as exc:
@@ -304,6 +384,8 @@ def load_pose(path: str | os.PathLike[str], image_size: tuple[int, int] | None =
             return pose_from_coco17(data, image_size, index)
     except PoseFileError as exc:
         raise PoseFileError(f"{path}: {exc}") from None
+    except (TypeError, ValueError, OverflowError, KeyError, AttributeError) as exc:
+        raise PoseFileError(f"{path}: damaged pose file ({type(exc).__name__}: {exc})") from None
     raise PoseFileError(f"{path}: not a pose file (expected our JSON, OpenPose JSON, COCO keypoints or a .mat)")
 
 

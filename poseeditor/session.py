@@ -8,6 +8,7 @@ The same file format is the crash-recovery autosave.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,12 @@ from poseeditor.skeleton import Pose
 SESSION_FORMAT = "poseeditor-session"
 SESSION_VERSION = 1
 HISTORY_LIMIT = 500  # undo steps kept; the issue asks for at least 100
-RECOVERY_ENV = "POSEEDITOR_RECOVERY_DIR"
-RECOVERY_NAME = "recovery.posesession"
+MAX_KEYFRAMES = 1000  # animation keyframes read from a session (each is a segment of the animation)
+# The largest session the editor writes (HISTORY_LIMIT steps and MAX_KEYFRAMES keyframes) is ~1.5 MB; a file
+# far larger was not written by it. The limit bounds what json builds before the history cap can apply: 65 MB
+# of steps took 10 s and 660 MB to parse here; 16 MB, a quarter of that.
+MAX_SESSION_BYTES = 16_000_000
+RECOVERY_ENV = "POSEEDITOR_RECOVERY_DIR"  # where autosaves go (poseeditor.recovery)
 
 
 @dataclass
@@ -113,69 +118,124 @@ class SessionData:
     history_index: int
     keyframes: list[Pose] = field(default_factory=list)
     model_dir: str | None = None
+    # How the photo was reached from the session's folder when it was saved: tried when `photo_path` (absolute)
+    # is gone, so a folder of photo + session moved together still opens.
+    photo_relative: str | None = None
 
     @property
     def target_pose(self) -> Pose | None:
         return self.history[self.history_index].pose if self.history else None
 
 
-def session_to_dict(data: SessionData) -> dict[str, Any]:
+def session_to_dict(data: SessionData, session_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """`session_dir`: the folder the session file goes to; the photo's path relative to it is kept as well."""
+    photo = os.path.abspath(data.photo_path) if data.photo_path else None
+    relative = None
+    if photo and session_dir is not None:
+        try:
+            relative = os.path.relpath(photo, os.path.abspath(session_dir))
+        except ValueError:  # another drive (Windows): no relative path
+            relative = None
     return {
         "format": SESSION_FORMAT,
         "version": SESSION_VERSION,
-        "photo": str(data.photo_path) if data.photo_path else None,
+        "photo": photo,
+        "photo_relative": relative,
         "source_pose": pose_to_dict(data.source_pose) if data.source_pose else None,
         "history": [{"label": e.label, "pose": pose_to_dict(e.pose)} for e in data.history],
         "history_index": data.history_index,
-        "keyframes": [pose_to_dict(p) for p in data.keyframes],
+        "keyframes": [pose_to_dict(p) for p in data.keyframes[:MAX_KEYFRAMES]],
         "model": data.model_dir,
     }
+
+
+def _whole_number(value: Any, what: str, where: str) -> int:
+    """A JSON integer (1 or 1.0); anything else (text, null, 1e400, true) is a clear PoseFileError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PoseFileError(f"{where}: damaged session file ({what} must be a whole number, not {value!r})")
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise PoseFileError(f"{where}: damaged session file ({what} must be a whole number, not {value!r})")
+    return int(value)
+
+
+def history_window(count: int, index: int, limit: int = HISTORY_LIMIT) -> tuple[int, int]:
+    """(start, stop) of the at most `limit` + 1 steps kept of a history of `count` steps whose current step is
+    `index`: the current one, as many undo steps before it as fit, then redo steps after it."""
+    keep = min(count, limit + 1)
+    start = min(max(0, index - limit), count - keep)
+    return start, start + keep
 
 
 def session_from_dict(raw: Any, where: str = "session") -> SessionData:
     if not isinstance(raw, dict) or raw.get("format") != SESSION_FORMAT:
         raise PoseFileError(f"{where}: not a poseeditor session file")
-    if int(raw.get("version", 0)) > SESSION_VERSION:
-        raise PoseFileError(f"{where}: made by a newer poseeditor (session version {raw.get('version')})")
+    version = _whole_number(raw.get("version", 0), "version", where)
+    if version > SESSION_VERSION:
+        raise PoseFileError(f"{where}: made by a newer poseeditor (session version {version})")
+    steps = raw.get("history", [])
+    frames = raw.get("keyframes", [])
+    if not isinstance(steps, list) or not isinstance(frames, list):
+        raise PoseFileError(f"{where}: damaged session file (history and keyframes must be lists)")
+    index = _whole_number(raw.get("history_index", len(steps) - 1), "history_index", where)
+    if steps and not 0 <= index < len(steps):
+        raise PoseFileError(f"{where}: history position {index} is outside its {len(steps)} steps")
+    # The cap applies when reading, not only when editing: a session of 200k steps would otherwise be parsed
+    # whole, and then written whole by every autosave.
+    start, stop = history_window(len(steps), index) if steps else (0, 0)
+    photo = raw.get("photo")
+    relative = raw.get("photo_relative")
+    model = raw.get("model")
+    for name, value in (("photo", photo), ("photo_relative", relative), ("model", model)):
+        if value is not None and not isinstance(value, str):
+            raise PoseFileError(f"{where}: damaged session file ({name} must be a path, not {value!r})")
     try:
-        history = [HistoryEntry(pose_from_dict(e["pose"]), str(e.get("label", ""))) for e in raw.get("history", [])]
+        history = []
+        for e in steps[start:stop]:
+            if not isinstance(e, dict):
+                raise PoseFileError(f"a history step must be an object, not {type(e).__name__}")
+            history.append(HistoryEntry(pose_from_dict(e.get("pose")), str(e.get("label", ""))))
         source = pose_from_dict(raw["source_pose"]) if raw.get("source_pose") else None
-        keyframes = [pose_from_dict(p) for p in raw.get("keyframes", [])]
-        index = int(raw.get("history_index", len(history) - 1))
+        keyframes = [pose_from_dict(p) for p in frames[:MAX_KEYFRAMES]]
     except PoseFileError as exc:
         raise PoseFileError(f"{where}: {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise PoseFileError(f"{where}: damaged session file ({exc})") from None
-    if history and not 0 <= index < len(history):
-        raise PoseFileError(f"{where}: history position {index} is outside its {len(history)} steps")
-    photo = raw.get("photo")
     return SessionData(
         photo_path=Path(photo) if photo else None,
         source_pose=source,
         history=history,
-        history_index=index if history else 0,
+        history_index=index - start if history else 0,
         keyframes=keyframes,
-        model_dir=raw.get("model"),
+        model_dir=model,
+        photo_relative=relative or None,
     )
 
 
 def save_session(path: str | os.PathLike[str], data: SessionData) -> None:
-    atomic_write_text(path, json.dumps(session_to_dict(data), indent=1) + "\n")
+    text = json.dumps(session_to_dict(data, Path(path).parent), indent=1) + "\n"
+    atomic_write_text(path, text)
 
 
 def load_session(path: str | os.PathLike[str]) -> SessionData:
+    """Read a session file. When its photo is not at the stored absolute path but is where the stored relative
+    path leads from the session's folder, `photo_path` is that one."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_SESSION_BYTES:
+            raise PoseFileError(
+                f"{path}: {path.stat().st_size / 1e6:.0f} MB is too large for a session file "
+                f"(limit {MAX_SESSION_BYTES / 1e6:.0f} MB)"
+            )
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PoseFileError(f"{path}: no such session file") from None
+    except RecursionError:
+        raise PoseFileError(f"{path}: not a readable session file (nested too deeply)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PoseFileError(f"{path}: not a readable session file ({exc})") from None
-    return session_from_dict(raw, str(path))
-
-
-def recovery_file(default_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Where the autosave goes: $POSEEDITOR_RECOVERY_DIR, else `default_dir` (the GUI passes Qt's
-    AppDataLocation), else ~/.local/share/poseeditor."""
-    folder = os.environ.get(RECOVERY_ENV) or default_dir or Path.home() / ".local" / "share" / "poseeditor"
-    return Path(folder) / RECOVERY_NAME
+    data = session_from_dict(raw, str(path))
+    if data.photo_relative and (data.photo_path is None or not data.photo_path.is_file()):
+        beside = Path(os.path.normpath(path.parent.absolute() / data.photo_relative))
+        if beside.is_file():
+            data.photo_path = beside
+    return data

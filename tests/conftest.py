@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,23 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]
 TENNIS = REPO.parent / "shared" / "data" / "posewarp-tennis"
+
+@pytest.fixture(autouse=True)
+def _editor_never_touches_the_users_files_or_blocks(tmp_path, monkeypatch):
+    """Every test: autosaves and QSettings (recent files, last folders) in the test's own folder, and a close
+    with unsaved edits answered "Discard" instead of a modal question nobody can click in a headless run.
+    Tests that want other answers patch QMessageBox.question themselves."""
+    monkeypatch.setenv("POSEEDITOR_RECOVERY_DIR", str(tmp_path / "recovery"))
+    widgets = sys.modules.get("PySide6.QtWidgets")
+    if widgets is not None:  # only when a Qt test module is part of the run
+        core = sys.modules["PySide6.QtCore"]
+        core.QSettings.setDefaultFormat(core.QSettings.Format.IniFormat)
+        core.QSettings.setPath(core.QSettings.Format.IniFormat, core.QSettings.Scope.UserScope,
+                               str(tmp_path / "settings"))
+        monkeypatch.setattr(widgets.QMessageBox, "question",
+                            lambda *a, **k: widgets.QMessageBox.StandardButton.Discard)
+    yield
+
 
 # A standing person, 0-based pixels in a 200×300 photo (contract order).
 STANDING_XY = np.array(

@@ -189,3 +189,18 @@ def test_a_huge_photo_is_composed_within_bounded_memory():
     assert composite.image.shape == photo.shape
     # the photo is 72 MB; the layers keep a fill (72), alpha (96), labels and hole (24 each) and the result (72)
     assert peak < 6 * photo.nbytes, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_a_limb_dragged_to_three_times_its_length_is_not_blown_up(person_photo, standing_pose):
+    # The right forearm (bone 3-4, drawn in (200, 70, 60)) dragged out to three times its length: the paper's
+    # similarity would scale its pixels 3× (a giant hand on a foreshortened arm); the composite limits it.
+    target = standing_pose.with_joint(4, 60, 220)
+    layers, crop = layers_for(person_photo, standing_pose, figure_mask(standing_pose))
+    transforms = crop_transforms(crop, standing_pose, target)
+    composite = compose_photo(layers, transforms, target_crop_xy=crop.to_crop(target.xy), target_visible=target.visible)
+
+    def forearm_pixels(image: np.ndarray) -> int:
+        return int((np.abs(image.astype(int) - [200, 70, 60]).max(axis=2) < 12).sum())
+
+    before, after = forearm_pixels(person_photo), forearm_pixels(composite.image)
+    assert 0.5 * before < after < 1.4 * 1.4 * before

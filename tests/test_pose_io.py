@@ -124,3 +124,18 @@ def test_openpose_export_has_nose_between_neck_and_head(standing_pose):
     flat = pose_to_openpose(standing_pose)["people"][0]["pose_keypoints_2d"]
     nose_y = flat[1]
     assert standing_pose.xy[0, 1] < nose_y < standing_pose.xy[1, 1]
+
+
+def test_openpose_export_writes_joints_off_the_photo_as_missing(standing_pose):
+    """Issue 12 item 17: a joint dragged outside the photo was exported as a visible OpenPose keypoint."""
+    from poseeditor.pose_io import pose_to_openpose
+
+    off = standing_pose.with_joint(4, -30.0, 150.0).with_joint(13, 115.0, 400.0)  # r_wrist left, l_ankle below
+    for model, r_wrist, l_ankle in (("BODY_25", 4, 14), ("COCO", 4, 13)):
+        kp = np.asarray(pose_to_openpose(off, model)["people"][0]["pose_keypoints_2d"]).reshape(-1, 3)
+        assert kp[r_wrist].tolist() == [0.0, 0.0, 0.0]
+        assert kp[l_ankle].tolist() == [0.0, 0.0, 0.0]
+        assert kp[r_wrist - 1, 2] == 1.0  # the elbow, inside, stays
+    head_off = standing_pose.with_joint(0, 100.0, -200.0)  # the nose derived from it is off the photo too
+    kp = np.asarray(pose_to_openpose(head_off)["people"][0]["pose_keypoints_2d"]).reshape(-1, 3)
+    assert kp[0].tolist() == [0.0, 0.0, 0.0]

@@ -12,7 +12,6 @@ from poseeditor.session import (
     PoseHistory,
     SessionData,
     load_session,
-    recovery_file,
     save_session,
 )
 
@@ -101,10 +100,3 @@ def test_damaged_sessions_are_clear_errors(tmp_path, standing_pose):
     (tmp_path / "c.posesession").write_text(json.dumps(raw))
     with pytest.raises(PoseFileError, match="outside"):
         load_session(tmp_path / "c.posesession")
-
-
-def test_recovery_file_location_can_be_overridden(tmp_path, monkeypatch):
-    monkeypatch.setenv("POSEEDITOR_RECOVERY_DIR", str(tmp_path / "rec"))
-    assert recovery_file("/elsewhere").parent == tmp_path / "rec"
-    monkeypatch.delenv("POSEEDITOR_RECOVERY_DIR")
-    assert recovery_file(tmp_path).parent == tmp_path

@@ -27,6 +27,13 @@ from poseeditor.ui.panels import EnlargedView  # noqa: E402
 RENDER_TIMEOUT_MS = 60_000
 
 
+def isolate_settings(tmp_path: Path) -> None:
+    """QSettings (recent files, last folders) in this test's own folder, never the user's."""
+    QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
+    QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope,
+                             str(tmp_path / "settings"))
+
+
 @pytest.fixture(scope="session")
 def model_dir(request) -> Path:
     given = os.environ.get("POSEEDITOR_TEST_MODEL")
@@ -39,8 +46,12 @@ def model_dir(request) -> Path:
 def _isolated(tmp_path, monkeypatch):
     pg.setConfigOptions(mouseRateLimit=-1)  # pyqtgraph would drop our quick synthetic moves
     monkeypatch.setenv("POSEEDITOR_RECOVERY_DIR", str(tmp_path / "appdata"))
+    isolate_settings(tmp_path)
     errors: list[tuple[str, str]] = []
     monkeypatch.setattr(QtWidgets.QMessageBox, "critical", lambda _p, title, text, *a, **k: errors.append((title, text)))
+    # A close with unsaved edits asks Save/Discard/Cancel: these tests throw their edits away.
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question",
+                        lambda *a, **k: QtWidgets.QMessageBox.StandardButton.Discard)
     yield errors
     # Destroy this test's Qt objects now, at a safe point. Left to a later automatic collection they can be freed
     # from inside a Qt signal connect/disconnect of the next test, whose destructor then waits for the mutex that
@@ -78,6 +89,11 @@ def wait_for_render_of(qtbot, window: MainWindow, pose) -> None:
         assert window.last_outcome is not None and window.last_outcome.pose == pose
 
     qtbot.waitUntil(rendered, timeout=RENDER_TIMEOUT_MS)
+
+
+def wait_until_idle(qtbot, window: MainWindow) -> None:
+    """Until the background work (finding the person, reading a pose file) is back."""
+    qtbot.waitUntil(lambda: not window.busy, timeout=RENDER_TIMEOUT_MS)
 
 
 def mouse_drag(qtbot, widget: QtWidgets.QWidget, start: QtCore.QPoint, end: QtCore.QPoint, steps: int = 12,
@@ -273,18 +289,39 @@ def test_session_save_reopen_and_missing_photo(qtbot, model_dir, photo_file, sta
 def test_crash_recovery(qtbot, model_dir, photo_file, standing_pose, arm_up_pose, monkeypatch):
     crashed = open_window(qtbot, model_dir, photo_file, standing_pose)
     crashed.document.set_target(arm_up_pose, "raise arm")
-    crashed.autosave()
-    assert crashed.recovery_path.is_file()
-    crashed.recovery_enabled = False  # as if the process died: the recovery file stays
-    crashed.close()
+    crashed.autosave(wait=True)
+    autosave = crashed.recovery_path
+    assert autosave.is_file()
+    simulate_crash(crashed)
 
-    monkeypatch.setattr(QtWidgets.QMessageBox, "question",
-                        lambda *a, **k: QtWidgets.QMessageBox.StandardButton.Yes)
+    asked: list[str] = []
+
+    def recover(_parent, _title, text, *a, **k):
+        asked.append(text)
+        return QtWidgets.QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", recover)
     window = open_window(qtbot, model_dir)
     assert window.offer_recovery()
+    assert "person.png" in asked[0], "the offer names the photo"
     assert window.document.target_pose == arm_up_pose
+    assert not autosave.exists(), "reopened and autosaved again: the orphan is gone"
+    assert window.recovery_path.is_file(), "the recovered work is in this window's own autosave at once"
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question",
+                        lambda *a, **k: QtWidgets.QMessageBox.StandardButton.Discard)
+    own = window.recovery_path
     window.close()
-    assert not window.recovery_path.exists(), "a clean exit removes the recovery file"
+    assert not own.exists(), "a clean exit removes the window's autosave"
+
+
+def simulate_crash(window: MainWindow) -> None:
+    """What kill -9 leaves: the autosave on disk, its lock released, no clean shutdown."""
+    slot = window.autosave_slot
+    slot.release()
+    window.autosave_slot = None
+    window.recovery_enabled = False
+    window.modified = False
+    window.close()
 
 
 def test_screenshot_hook(qtbot, model_dir, photo_file, standing_pose, arm_up_pose, tmp_path, monkeypatch):
@@ -333,11 +370,14 @@ def test_pose_from_another_photo_and_pointing_at_the_person(qtbot, model_dir, st
         pytest.skip("no bundled sample photo")
     window = open_window(qtbot, model_dir)
     assert window.open_photo(sample)
+    wait_until_idle(qtbot, window)  # detection runs off the GUI thread
     source = window.document.source_pose
     x0, y0, x1, y1 = source.box()
     assert window.pose_from_photo(sample)  # the same person's pose, retargeted: lengths stay the person's
+    wait_until_idle(qtbot, window)
     np.testing.assert_allclose(bone_lengths(window.document.target_pose), bone_lengths(source), atol=1e-6)
     window.redetect_in_region(((x0 + x1) / 2, (y0 + y1) / 2, (x0 + x1) / 2, (y0 + y1) / 2))  # a click on them
+    wait_until_idle(qtbot, window)
     assert window.person_message.startswith("Person detected")
     window.close()
 
@@ -354,6 +394,7 @@ def test_dropping_a_photo_opens_it(qtbot, model_dir, photo_file):
     drop = QtGui.QDropEvent(position, QtCore.Qt.DropAction.CopyAction, mime, QtCore.Qt.MouseButton.LeftButton,
                             QtCore.Qt.KeyboardModifier.NoModifier)
     window.dropEvent(drop)
+    wait_until_idle(qtbot, window)
     assert window.document.photo_path == photo_file
     assert window.recent_files()[0] == str(photo_file.resolve())
     window.close()
@@ -407,6 +448,7 @@ def test_pointing_at_the_person_by_click(qtbot, model_dir, photo_file, standing_
     qtbot.mouseClick(window.photo_view.viewport(), QtCore.Qt.MouseButton.LeftButton,
                      pos=window.photo_view.joint_view_position(1))
     assert not window.photo_view.view.picking
+    wait_until_idle(qtbot, window)
     # the drawn test figure is no real person: the detector finds nobody there and a default skeleton is placed
     assert window.person_message.startswith(("Person detected", "No person found in that region"))
     assert window.document.history.undo_label() == "Re-detect person"

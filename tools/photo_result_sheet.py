@@ -75,8 +75,10 @@ def main() -> int:
             scale = args.height / cut.shape[0]
             cut = cv2.resize(cut, (round(cut.shape[1] * scale), args.height),
                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-            tiles.append(label(cut, f"{name}" + (f": {title}" if name == "source" else "")))
-        rows.append(np.hstack(tiles))
+            tiles.append(label(cut, name))
+        row = np.hstack(tiles)
+        header = np.full((30, row.shape[1], 3), 32, np.uint8)
+        rows.append(np.vstack([label(header, f"{photo_name}: {title}"), row]))
     width = max(r.shape[1] for r in rows)
     sheet = np.vstack([np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0))) for r in rows])
     save_image(args.output, sheet, quality=88)

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--target-pose", required=True, help="the pose to render (same formats; photo pixel coordinates)")
     p.add_argument("-o", "--output", required=True, help="output image (.png or .jpg)")
     p.add_argument("--model", default=None, help="model folder (default: the installed model)")
-    p.add_argument("--backend", default="auto", help="auto, onnx, onnx-cuda, torch, torch-cpu, torch-cuda")
+    p.add_argument("--backend", default="auto", help="auto, onnx (= onnxruntime), onnx-cuda, torch, torch-cpu, torch-cuda")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for inference (default: all, up to 4)")
     p.add_argument(
         "--background",

@@ -40,6 +40,7 @@ MIN_POSE_FLAG = 0.5  # the landmark model's "a person is in this region" probabi
 MIN_PRESENCE = 0.5
 MIN_ROI_SIDE = 8.0  # px: anything smaller is not a person the landmark model can read
 REGION_PAD = 0.15  # a box region is searched with this margin around it (people overflow the boxes users draw)
+MAX_TILES = 12  # squares searched along a long photo's side after the whole photo (see _tiles)
 MODEL_FILES = {
     "detector": "pose_detection.onnx",
     "landmarks": "pose_landmark_full.onnx",
@@ -356,11 +357,13 @@ class PoseDetector:
 
 
 def _tiles(width: int, height: int) -> list[tuple[float, float, float, float]]:
-    """Squares of the short side's size, evenly spread along the long side with at least ~1/3 overlap."""
+    """Squares of the short side's size, evenly spread along the long side with at least ~1/3 overlap; at most
+    MAX_TILES of them (a 16×6000 strip asked for 562 detector runs, ~30 s; past ~8:1 the squares spread out
+    and leave gaps, where nobody recognisable fits anyway)."""
     short, long = min(width, height), max(width, height)
     if long <= short * 1.2:
         return []
-    count = math.ceil((long - short) / (short * 2 / 3)) + 1
+    count = min(math.ceil((long - short) / (short * 2 / 3)) + 1, MAX_TILES)
     starts = np.linspace(0.0, long - short, count)
     if width >= height:
         return [(float(s), 0.0, float(short), float(short)) for s in starts]

@@ -135,7 +135,9 @@ class TorchBackend:
 
 def make_backend(files: ModelFiles, backend: str = "auto", threads: int | None = None) -> Backend:
     """backend: "auto" (onnxruntime when the ONNX files exist, else torch), "onnx", "onnx-cuda", "torch",
-    "torch-cpu", "torch-cuda"."""
+    "torch-cpu", "torch-cuda"; "onnxruntime…" is accepted for "onnx…" (the library's own name)."""
+    if backend.startswith("onnxruntime"):
+        backend = "onnx" + backend[len("onnxruntime") :]
     if backend == "auto":
         backend = "onnx" if files.source_onnx.is_file() and files.target_onnx.is_file() else "torch"
     if backend in ("onnx", "onnx-cpu"):

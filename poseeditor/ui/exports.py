@@ -174,8 +174,10 @@ class AnimationDialog(QtWidgets.QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export animation")
         form = QtWidgets.QFormLayout(self)
-        path = "source → " + (f"{keyframe_count} keyframe(s) → " if keyframe_count else "") + "current pose"
-        form.addRow(QtWidgets.QLabel(f"Animates {path}."))
+        self.segments = keyframe_count + 1
+        self.description = QtWidgets.QLabel(animation_description(keyframe_count))
+        self.description.setWordWrap(True)
+        form.addRow(self.description)
         self.frames = QtWidgets.QSpinBox()
         self.frames.setRange(1, 300)
         self.frames.setValue(12)
@@ -184,6 +186,11 @@ class AnimationDialog(QtWidgets.QDialog):
         self.fps.setRange(1, 60)
         self.fps.setValue(12)
         form.addRow("Frames per second", self.fps)
+        self.length = QtWidgets.QLabel()
+        form.addRow(self.length)
+        self.frames.valueChanged.connect(self._update_length)
+        self.fps.valueChanged.connect(self._update_length)
+        self._update_length()
         self.full_photo = QtWidgets.QCheckBox("Whole photo at full resolution (else the crop)")
         form.addRow(self.full_photo)
         buttons = QtWidgets.QDialogButtonBox(
@@ -192,3 +199,18 @@ class AnimationDialog(QtWidgets.QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def _update_length(self) -> None:
+        frames = self.segments * self.frames.value() + 1
+        self.length.setText(f"{frames} frames, {frames / self.fps.value():.1f} s")
+
+
+def animation_description(keyframe_count: int) -> str:
+    """What the animation will show, in words (the old "source → 2 keyframe(s) → current pose" confused)."""
+    start = "Animates from the person's pose in the photo"
+    end = "to the pose you are editing now."
+    if not keyframe_count:
+        return (f"{start} {end} To pass through other poses on the way, add them first with "
+                "Edit → Add current pose as animation keyframe (K).")
+    poses = "1 keyframe" if keyframe_count == 1 else f"{keyframe_count} keyframes"
+    return f"{start}, through the {poses} you added (K), in the order you added them, {end}"

@@ -7,7 +7,8 @@ renders come back from the worker by signal. Nothing here waits on the generator
 from __future__ import annotations
 
 import collections
-import json
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,25 +16,26 @@ from typing import Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from poseeditor.document import EditorDocument
 from poseeditor.engine import read_model_json
 from poseeditor.errors import ModelError, PoseEditorError
-from poseeditor.image_io import atomic_write_text, load_image
+from poseeditor.image_io import load_photo
+from poseeditor.montage import Montage
+from poseeditor.person import find_person, sidecar_pose, sidecar_pose_file
 from poseeditor.pose_io import load_pose, save_openpose, save_pose
 from poseeditor.presets import load_presets
-from poseeditor.session import load_session, recovery_file, save_session
+from poseeditor.recovery import AutosaveSlot, Orphan, find_orphans, recovery_dir
+from poseeditor.session import SessionData, load_session, save_session
 from poseeditor.skeleton import JOINT_NAMES, Pose
-from poseeditor.ui import exports
-from poseeditor.document import EditorDocument
-from poseeditor.montage import Montage
+from poseeditor.ui import exports, settings
+from poseeditor.ui.background import BackgroundJob
 from poseeditor.ui.panels import EnlargedView, IntermediatesPanel, ResultPanel
-from poseeditor.person import find_person, sidecar_pose, sidecar_pose_file
 from poseeditor.ui.photo_view import PhotoView
 from poseeditor.ui.render_worker import RenderOutcome, RenderWorker
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"
 POSE_FILTER = "Pose files (*.json *.mat)"
 SESSION_FILTER = "poseeditor sessions (*.posesession)"
-MAX_RECENT = 8
 AUTOSAVE_DELAY_MS = 1500
 MONTAGE_INTERVAL_MS = 100
 
@@ -52,8 +54,12 @@ Click a tile in Intermediates to enlarge it."""
 
 class MainWindow(QtWidgets.QMainWindow):
     resultShown = QtCore.Signal(object, float)  # RenderOutcome, request→display latency in ms
+    autosaveFailed = QtCore.Signal(str)  # emitted from the autosave thread; shown in the status bar
 
-    def __init__(self, model_dir: str | None = None, backend: str = "auto", recovery: bool = True) -> None:
+    def __init__(self, model_dir: str | None = None, backend: str = "auto", recovery: bool = True,
+                 interactive: bool = True) -> None:
+        """`interactive=False` (headless runs such as --screenshot): errors go to stderr, never to a modal
+        dialog nobody can close, and closing never asks."""
         super().__init__()
         self.setWindowTitle("poseeditor")
         self.resize(1500, 950)
@@ -70,8 +76,25 @@ class MainWindow(QtWidgets.QMainWindow):
         self._source_ms = 0.0
         self._shown_times: collections.deque[float] = collections.deque(maxlen=120)
         self.latencies_ms: list[float] = []
+        self.backend = backend
+        self.interactive = interactive
+        self.modified = False  # edits since the photo/session was opened or saved
         self.recovery_enabled = recovery
-        self.recovery_path = recovery_file(self._app_data_dir())
+        self.recovery_dir = recovery_dir(self._app_data_dir())
+        self.autosave_slot: AutosaveSlot | None = None
+        if recovery:
+            try:
+                self.autosave_slot = AutosaveSlot(self.recovery_dir, on_error=self.autosaveFailed.emit)
+            except OSError as exc:
+                self.recovery_enabled = False
+                print(f"poseeditor: no crash recovery: {self.recovery_dir}: {exc.strerror or exc}", file=sys.stderr)
+        # Emitted from the autosave thread; this window lives in the GUI thread, so Qt queues the call there.
+        self.autosaveFailed.connect(self._on_autosave_failed)
+        self.spawned_windows: list[MainWindow] = []  # windows opened for further recovered autosaves
+        # Detection and pose-file parsing run on BackgroundJobs; their answers come back by signal.
+        self._jobs: dict[int, tuple[BackgroundJob, Any, str]] = {}
+        self._next_job = 0
+        self._open_token = 0  # the newest photo being opened; an older one's detection is ignored
 
         self._actions_state: tuple[object, ...] | None = None
         self._build_views()
@@ -125,7 +148,7 @@ class MainWindow(QtWidgets.QMainWindow):
                          | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
                          | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        self.resizeDocks([dock], [330], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([dock], [400], QtCore.Qt.Orientation.Vertical)
         self.intermediates_dock = dock
 
     def _build_status_bar(self) -> None:
@@ -243,7 +266,7 @@ class MainWindow(QtWidgets.QMainWindow):
         doc.source_changed.connect(self._send_source)
         doc.pose_changed.connect(self._on_pose_changed)
         doc.history_changed.connect(self._update_actions)
-        doc.history_changed.connect(lambda: self.autosave_timer.start() if self.recovery_enabled else None)
+        doc.history_changed.connect(self._mark_modified)
         doc.selection_changed.connect(self._on_selection)
 
     # -------------------------------------------------------------------------------------------- opening
@@ -251,34 +274,81 @@ class MainWindow(QtWidgets.QMainWindow):
                    photo: np.ndarray | None = None) -> bool:
         """Open a photo (`photo`: its pixels, when already read); finds the person unless `source_pose` is given.
         Errors become a dialog, never a crash."""
-        path = Path(path)
+        path = Path(os.path.abspath(path))  # a session reopened from another folder must still find it
         if photo is None:
             try:
-                photo = load_image(path)
+                photo = load_photo(path)
             except PoseEditorError as exc:
                 self.error("Cannot open the photo", str(exc))
                 return False
         self.person_message = None
+        self._open_token += 1
+        token = self._open_token
         if source_pose is None:
             source_pose = sidecar_pose(path, photo.shape[1], photo.shape[0])
             if source_pose is not None:
                 self.person_message = f"Using the pose saved beside the photo ({sidecar_pose_file(path).name})"
-        if source_pose is None:
-            source_pose, self.person_message = find_person(photo)
+        if source_pose is None:  # the detector may take seconds: the window stays responsive meanwhile
+            pixels = photo
+
+            def found(result: tuple[Pose, str]) -> None:
+                if token == self._open_token:  # not overtaken by a newer open
+                    self.person_message = result[1]
+                    self._show_photo(pixels, result[0], path, target_pose)
+
+            self.run_in_background(lambda: find_person(pixels), found, f"Finding the person in {path.name}…",
+                                   "Cannot find the person")
+            return True
+        self._show_photo(photo, source_pose, path, target_pose)
+        return True
+
+    def _show_photo(self, photo: np.ndarray, source_pose: Pose, path: Path, target_pose: Pose | None) -> None:
         self.session_path = None
         self.document.set_photo(photo, source_pose, path, target_pose)
+        self.modified = target_pose is not None
         self._add_recent(path)
         self.setWindowTitle(f"poseeditor — {path.name}")
         self.statusBar().showMessage(self.person_message or f"Opened {path.name}", 15000)
-        return True
+
+    # ----------------------------------------------------------------------------------------- background
+    def run_in_background(self, work: Any, on_done: Any, doing: str, error_title: str) -> int:
+        """Run `work()` off the GUI thread; `on_done(result)` runs in the GUI thread when it is back, an error
+        becomes `self.error(error_title, ...)`."""
+        self._next_job += 1
+        job = BackgroundJob(self._next_job, work)
+        job.succeeded.connect(self._on_job_succeeded)
+        job.failed.connect(self._on_job_failed)
+        self._jobs[job.job_id] = (job, on_done, error_title)
+        self.statusBar().showMessage(doing)
+        job.start()
+        return job.job_id
+
+    @property
+    def busy(self) -> bool:
+        """Background work (detection, pose parsing) is still out."""
+        return bool(self._jobs)
+
+    def _on_job_succeeded(self, job_id: int, result: Any) -> None:
+        entry = self._jobs.pop(job_id, None)
+        if entry is not None:
+            entry[0].wait()
+            entry[1](result)
+
+    def _on_job_failed(self, job_id: int, message: str) -> None:
+        entry = self._jobs.pop(job_id, None)
+        if entry is not None:
+            entry[0].wait()
+            self.error(entry[2], message)
 
     def open_photo_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open photo", "", IMAGE_FILTER)
+        if not self.ask_to_save_edits("opening another photo"):
+            return
+        path, _ = self._ask_path("photo", "Open photo", IMAGE_FILTER)
         if path:
             self.open_photo(path)
 
     def open_model_dialog(self) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Model folder (with model.json)")
+        folder = self._ask_folder("model", "Model folder (with model.json)")
         if folder:
             self.model_dir = folder
             self.backend_label.setText("model: loading…")
@@ -289,10 +359,12 @@ class MainWindow(QtWidgets.QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802 - Qt's name
+        if not self.ask_to_save_edits("opening another photo"):
+            return
         for url in event.mimeData().urls():
             path = Path(url.toLocalFile())
             if path.suffix.lower() == ".posesession":
-                self.open_session(path)
+                self.open_session_in_background(path)
             else:
                 self.open_photo(path)
             break
@@ -302,31 +374,46 @@ class MainWindow(QtWidgets.QMainWindow):
         location = QtCore.QStandardPaths.writableLocation(QtCore.QStandardPaths.StandardLocation.AppDataLocation)
         return Path(location) if location else Path.home() / ".local" / "share" / "poseeditor"
 
-    def _recent_file(self) -> Path:
-        return self.recovery_path.parent / "recent.json"
-
     def recent_files(self) -> list[str]:
-        try:
-            items = json.loads(self._recent_file().read_text(encoding="utf-8"))
-            return [str(p) for p in items if isinstance(p, str)][:MAX_RECENT]
-        except (OSError, ValueError):
-            return []
+        return settings.recent_files()
 
     def _add_recent(self, path: Path) -> None:
-        items = [str(path.resolve())] + [p for p in self.recent_files() if p != str(path.resolve())]
-        try:
-            self._recent_file().parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self._recent_file(), json.dumps(items[:MAX_RECENT]))
-        except (OSError, PoseEditorError):
-            pass  # a recent-files list that cannot be written is not worth interrupting the user
+        settings.add_recent_file(path)
         self._refresh_recent_menu()
+
+    # ------------------------------------------------------------------------------------------ file dialogs
+    def _suggested_name(self, ending: str) -> str:
+        """A file name from the photo's: `photo_reposed.png` for ending "_reposed.png"."""
+        stem = self.document.photo_path.stem if self.document.photo_path else "poseeditor"
+        return stem + ending
+
+    def _ask_path(self, kind: str, title: str, file_filter: str, suggested: str = "",
+                  save: bool = False) -> tuple[str, str]:
+        """A file dialog that starts in the folder last used for `kind` (else the photo's), with `suggested` as
+        the name; the chosen folder is remembered for next time."""
+        start = settings.start_path(kind, suggested, self.document.photo_path)
+        ask = QtWidgets.QFileDialog.getSaveFileName if save else QtWidgets.QFileDialog.getOpenFileName
+        name, chosen = ask(self, title, start, file_filter)
+        if name:
+            settings.remember_folder(kind, Path(name).parent)
+        return name, chosen
+
+    def _ask_folder(self, kind: str, title: str) -> str:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self, title, settings.start_path(kind, "", self.document.photo_path))
+        if folder:
+            settings.remember_folder(kind, folder)
+        return folder
 
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()
         items = self.recent_files()
         for item in items:
-            self.recent_menu.addAction(item).triggered.connect(lambda _c=False, p=item: self.open_photo(p))
+            self.recent_menu.addAction(item).triggered.connect(lambda _c=False, p=item: self.open_recent(p))
         self.recent_menu.setEnabled(bool(items))
+
+    def open_recent(self, path: str) -> bool:
+        return self.ask_to_save_edits("opening another photo") and self.open_photo(path)
 
     # ------------------------------------------------------------------------------------------------ render
     def _on_photo_changed(self) -> None:
@@ -497,21 +584,30 @@ class MainWindow(QtWidgets.QMainWindow):
         doc = self.document
         if doc.photo is None:
             return
-        pose, self.person_message = find_person(doc.photo, region)
-        doc.set_source_pose(pose, "Re-detect person")
-        self.statusBar().showMessage(self.person_message, 15000)
+        photo = doc.photo
+
+        def found(result: tuple[Pose, str]) -> None:
+            if self.document.photo is photo:  # still the same photo
+                pose, self.person_message = result
+                self.document.set_source_pose(pose, "Re-detect person")
+                self.statusBar().showMessage(self.person_message, 15000)
+
+        self.run_in_background(lambda: find_person(photo, region), found, "Finding the person…",
+                               "Cannot find the person")
 
     def add_keyframe(self) -> None:
         self.document.add_keyframe()
+        self._mark_modified()
         self.statusBar().showMessage(f"{len(self.document.keyframes)} animation keyframe(s)", 5000)
 
     def clear_keyframes(self) -> None:
         self.document.clear_keyframes()
+        self._mark_modified()
         self.statusBar().showMessage("Keyframes cleared", 5000)
 
     # ---------------------------------------------------------------------------------------------- poses
     def open_pose_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open pose", "", POSE_FILTER)
+        path, _ = self._ask_path("pose", "Open pose", POSE_FILTER)
         if path:
             self.load_target_pose(path)
 
@@ -519,16 +615,21 @@ class MainWindow(QtWidgets.QMainWindow):
         doc = self.document
         if doc.photo is None:
             return False
-        h, w = doc.photo.shape[:2]
-        try:
-            pose = load_pose(path, image_size=(w, h))
-        except PoseEditorError as exc:
-            self.error("Cannot open the pose", str(exc))
-            return False
-        if (pose.width, pose.height) == (w, h):
-            doc.set_target(pose, f"Open pose {Path(path).name}")
-        else:  # a pose of another photo: this person's limb lengths, that pose's directions
-            doc.apply_pose(pose, f"Pose from {Path(path).name}")
+        photo = doc.photo
+        h, w = photo.shape[:2]
+        name = Path(path).name
+
+        def loaded(pose: Pose) -> None:
+            if self.document.photo is not photo:
+                return
+            if (pose.width, pose.height) == (w, h):
+                self.document.set_target(pose, f"Open pose {name}")
+            else:  # a pose of another photo: this person's limb lengths, that pose's directions
+                self.document.apply_pose(pose, f"Pose from {name}")
+
+        # Pose files are parsed off the GUI thread (a .mat can be large; its size is checked first).
+        self.run_in_background(lambda: load_pose(path, image_size=(w, h)), loaded, f"Reading {name}…",
+                               "Cannot open the pose")
         return True
 
     def save_pose_dialog(self, openpose: bool) -> None:
@@ -536,7 +637,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if pose is None:
             return
         title = "Export OpenPose JSON" if openpose else "Save pose"
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, title, "", "JSON (*.json)")
+        suggested = self._suggested_name("_openpose.json" if openpose else "_pose.json")
+        path, _ = self._ask_path("pose", title, "JSON (*.json)", suggested, save=True)
         if not path:
             return
         path = path if path.lower().endswith(".json") else path + ".json"
@@ -548,13 +650,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().showMessage(f"Saved {path}", 8000)
 
     def pose_from_photo_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Take the pose from another photo", "", IMAGE_FILTER)
+        path, _ = self._ask_path("photo", "Take the pose from another photo", IMAGE_FILTER)
         if path:
             self.pose_from_photo(path)
 
     def pose_from_photo(self, path: str | Path) -> bool:
         try:
-            other = load_image(path)
+            other = load_photo(path)
         except PoseEditorError as exc:
             self.error("Cannot open the photo", str(exc))
             return False
@@ -563,12 +665,14 @@ class MainWindow(QtWidgets.QMainWindow):
         except ImportError:
             self.error("No detector", "No person detector is installed, so poses cannot be taken from photos.")
             return False
-        try:
-            pose = detect(other).pose
-        except PoseEditorError as exc:
-            self.error("No pose found", str(exc))
-            return False
-        self.document.apply_pose(pose, f"Pose from {Path(path).name}")
+        photo = self.document.photo
+
+        def found(pose: Pose) -> None:
+            if self.document.photo is photo and photo is not None:
+                self.document.apply_pose(pose, f"Pose from {Path(path).name}")
+
+        self.run_in_background(lambda: detect(other).pose, found, f"Finding the person in {Path(path).name}…",
+                               "No pose found")
         return True
 
     # ------------------------------------------------------------------------------------------- sessions
@@ -578,7 +682,8 @@ class MainWindow(QtWidgets.QMainWindow):
         return self._write_session(self.session_path)
 
     def save_session_as(self) -> bool:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save session", "", SESSION_FILTER)
+        path, _ = self._ask_path("session", "Save session", SESSION_FILTER, self._suggested_name(".posesession"),
+                                 save=True)
         if not path:
             return False
         path = path if path.endswith(".posesession") else path + ".posesession"
@@ -593,20 +698,35 @@ class MainWindow(QtWidgets.QMainWindow):
             self.error("Cannot save the session", str(exc))
             return False
         self.session_path = path
+        self.modified = False
+        if self.autosave_slot is not None:
+            self.autosave_timer.stop()
+            self.autosave_slot.clear_later()  # the session file holds the work now
         self.statusBar().showMessage(f"Session saved to {path}", 8000)
         return True
 
     def open_session_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open session", "", SESSION_FILTER)
+        if not self.ask_to_save_edits("opening a session"):
+            return
+        path, _ = self._ask_path("session", "Open session", SESSION_FILTER)
         if path:
-            self.open_session(path)
+            self.open_session_in_background(path)
+
+    def open_session_in_background(self, path: str | Path) -> None:
+        """File → Open session and drops: the file is parsed off the GUI thread, then opened."""
+        self.run_in_background(lambda: load_session(path), lambda data: self._open_loaded_session(path, data, True),
+                               f"Reading {Path(path).name}…", "Cannot open the session")
 
     def open_session(self, path: str | Path, remember: bool = True) -> bool:
+        """Open a session now (the command line and crash recovery need the answer). True when it is open."""
         try:
             data = load_session(path)
         except PoseEditorError as exc:
             self.error("Cannot open the session", str(exc))
             return False
+        return self._open_loaded_session(path, data, remember)
+
+    def _open_loaded_session(self, path: str | Path, data: SessionData, remember: bool) -> bool:
         photo_path = data.photo_path
         if photo_path is None or not photo_path.is_file():
             self.error(
@@ -614,47 +734,106 @@ class MainWindow(QtWidgets.QMainWindow):
                 f"The photo this session edits is not at {photo_path} any more. "
                 "Move it back, or choose where it is now.",
             )
-            located, _ = QtWidgets.QFileDialog.getOpenFileName(self, f"Where is {photo_path.name if photo_path else 'the photo'}?",
-                                                               "", IMAGE_FILTER)
+            if not self.interactive:
+                return False
+            name = photo_path.name if photo_path else "the photo"
+            located, _ = self._ask_path("photo", f"Where is {name}?", IMAGE_FILTER)
             if not located:
                 return False
-            photo_path = Path(located)
+            photo_path = Path(os.path.abspath(located))
             data.photo_path = photo_path
         try:
-            photo = load_image(photo_path)
+            photo = load_photo(photo_path)
             self.document.restore_session(photo, data)
         except (PoseEditorError, ValueError) as exc:
             self.error("Cannot open the session", str(exc))
             return False
         self.session_path = Path(path) if remember else None
+        self.modified = not remember  # a recovered autosave holds edits that no session file has yet
         if data.model_dir and data.model_dir != self.model_dir:
             self.model_dir = data.model_dir
             self.worker.set_model(data.model_dir)
         self.setWindowTitle(f"poseeditor — {photo_path.name}")
         return True
 
-    def autosave(self) -> None:
-        if not (self.recovery_enabled and self.document.has_photo):
+    # --------------------------------------------------------------------------------------- crash recovery
+    @property
+    def recovery_path(self) -> Path | None:
+        """This window's own autosave file (None without recovery)."""
+        return self.autosave_slot.path if self.autosave_slot is not None else None
+
+    def _on_autosave_failed(self, message: str) -> None:
+        self.statusBar().showMessage(f"Autosave failed: {message}", 8000)
+
+    def _mark_modified(self) -> None:
+        if not self.document.has_photo:
             return
-        try:
-            self.recovery_path.parent.mkdir(parents=True, exist_ok=True)
-            save_session(self.recovery_path, self.document.to_session(self.model_dir))
-        except (OSError, PoseEditorError) as exc:
-            self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
+        self.modified = True
+        if self.recovery_enabled:
+            self.autosave_timer.start()
+
+    def autosave(self, wait: bool = False) -> None:
+        """Write this window's autosave (on the autosave thread; `wait` blocks until it is on disk)."""
+        slot = self.autosave_slot
+        if not (self.recovery_enabled and slot is not None and self.document.has_photo and self.modified):
+            return
+        slot.write_later(self.document.to_session(self.model_dir))  # only the snapshot is taken here
+        if wait:
+            slot.wait()
+
+    def ask_recovery(self, orphan: Orphan) -> QtWidgets.QMessageBox.StandardButton:
+        """Yes: reopen it; Discard: delete it; No: keep it for the next start."""
+        Button = QtWidgets.QMessageBox.StandardButton
+        return QtWidgets.QMessageBox.question(
+            self, "Recover unsaved work?",
+            f"poseeditor did not close normally while editing {orphan.photo_name}. Its unsaved work can be "
+            f"reopened:\n\n{orphan.describe()}\n\n"
+            "Yes: reopen it.  No: keep it and ask next time.  Discard: delete it.",
+            Button.Yes | Button.No | Button.Discard, Button.Yes,
+        )
 
     def offer_recovery(self) -> bool:
-        """After a crash the recovery file is still there: offer to reopen it. True when recovered."""
-        if not (self.recovery_enabled and self.recovery_path.is_file()):
+        """Offer each autosave whose window is gone (a crash, kill -9), naming its photo. Accepted ones reopen
+        here (the first, if this window is empty) or in a window of their own. An autosave is deleted only
+        once its work is open again and autosaved by its new window, or when the user discards it.
+        True when work was recovered into this window."""
+        if not self.recovery_enabled:
             return False
-        answer = QtWidgets.QMessageBox.question(
-            self, "Recover unsaved work?",
-            "poseeditor did not close normally last time. Reopen the work it autosaved?",
-        )
-        recovered = answer == QtWidgets.QMessageBox.StandardButton.Yes and self.open_session(
-            self.recovery_path, remember=False)
-        if not recovered:
-            self.recovery_path.unlink(missing_ok=True)
-        return recovered
+        recovered_here = False
+        for orphan in find_orphans(self.recovery_dir):
+            if self.autosave_slot is not None and orphan.path == self.autosave_slot.path:
+                orphan.release()
+                continue
+            answer = self.ask_recovery(orphan)
+            Button = QtWidgets.QMessageBox.StandardButton
+            if answer == Button.Discard:
+                orphan.discard()
+                continue
+            if answer != Button.Yes:
+                orphan.release()
+                continue
+            target = self if not (self.document.has_photo or recovered_here) else self.spawn_window()
+            if target.open_session(orphan.path, remember=False):
+                target.autosave(wait=True)
+                if target.autosave_slot is not None and target.autosave_slot.last_error is None:
+                    orphan.discard()  # its content is open again and in the new window's own autosave
+                else:
+                    orphan.release()
+                recovered_here = recovered_here or target is self
+            else:
+                orphan.release()
+                self.statusBar().showMessage(
+                    f"The autosave is kept at {orphan.path}; it will be offered again next time", 20000)
+        return recovered_here
+
+    def spawn_window(self) -> MainWindow:
+        """A new editor window beside this one (for a further recovered autosave)."""
+        window = type(self)(self.model_dir, self.backend, recovery=self.recovery_enabled,
+                            interactive=self.interactive)
+        window.resize(self.size())
+        window.show()
+        self.spawned_windows.append(window)
+        return window
 
     # -------------------------------------------------------------------------------------------- exports
     def _need_result(self) -> Any:
@@ -664,15 +843,16 @@ class MainWindow(QtWidgets.QMainWindow):
             return None
         return self.last_outcome.result
 
-    def _ask_image_path(self, title: str) -> Path | None:
-        name, chosen = QtWidgets.QFileDialog.getSaveFileName(self, title, "", "PNG (*.png);;JPEG (*.jpg *.jpeg)")
+    def _ask_image_path(self, title: str, ending: str) -> Path | None:
+        name, chosen = self._ask_path("export", title, "PNG (*.png);;JPEG (*.jpg *.jpeg)",
+                                      self._suggested_name(ending), save=True)
         return exports.with_suffix(name, chosen, ".png") if name else None
 
     def export_result(self, path: str | Path | None = None) -> bool:
         result = self._need_result()
         if result is None or self.document.photo is None:
             return False
-        path = path or self._ask_image_path("Export result")
+        path = path or self._ask_image_path("Export result", "_reposed.png")
         if path is None:
             return False
         photo, source = self.document.photo, self.document.source_pose
@@ -686,7 +866,7 @@ class MainWindow(QtWidgets.QMainWindow):
         result = self._need_result()
         if result is None:
             return False
-        path = path or self._ask_image_path("Export crop")
+        path = path or self._ask_image_path("Export crop", "_reposed_crop.png")
         if path is None:
             return False
         return self._export(lambda: exports.write_crop_image(Path(path), result), path)
@@ -697,7 +877,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if result is None or doc.source_pose is None or doc.target_pose is None:
             return False
         if folder is None:
-            folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder for the intermediates")
+            folder = self._ask_folder("export", "Folder for the intermediates")
             if not folder:
                 return False
         source, target = doc.source_pose, doc.target_pose
@@ -717,8 +897,8 @@ class MainWindow(QtWidgets.QMainWindow):
             frames_per_segment, fps = dialog.frames.value(), float(dialog.fps.value())
             full_photo = dialog.full_photo.isChecked()
         if path is None:
-            name, chosen = QtWidgets.QFileDialog.getSaveFileName(self, "Export animation", "",
-                                                                 "GIF (*.gif);;MP4 video (*.mp4)")
+            name, chosen = self._ask_path("animation", "Export animation", "GIF (*.gif);;MP4 video (*.mp4)",
+                                          self._suggested_name("_animation.gif"), save=True)
             if not name:
                 return False
             path = exports.with_suffix(name, chosen, ".gif")
@@ -752,7 +932,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def enlarge(self, name: str) -> None:
         if self.last_outcome is None:
             return
-        view = EnlargedView(self.last_outcome.result, name, self)
+        try:
+            view = EnlargedView(self.last_outcome.result, name, self)
+        except Exception as exc:  # noqa: BLE001 - a view that cannot be built is reported, not printed
+            self.error("Cannot enlarge the tile", f"{name}: {type(exc).__name__}: {exc}")
+            return
         view.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         view.show()
 
@@ -760,20 +944,50 @@ class MainWindow(QtWidgets.QMainWindow):
         QtWidgets.QMessageBox.information(self, "Controls", CONTROLS_HELP)
 
     def error(self, title: str, message: str) -> None:
+        """A one-line message in the status bar and on stderr, and a dialog when someone can close it."""
         self.statusBar().showMessage(message, 15000)
-        QtWidgets.QMessageBox.critical(self, title, message)
+        print(f"poseeditor: {message}", file=sys.stderr)
+        if self.interactive:
+            QtWidgets.QMessageBox.critical(self, title, message)
 
     # -------------------------------------------------------------------------------------------- closing
-    def shutdown(self) -> None:
-        """Stop the worker and forget the recovery file (a clean exit is not a crash)."""
+    def ask_to_save_edits(self, doing: str = "closing") -> bool:
+        """Before closing (or replacing the photo) with unsaved edits: Save, Discard or Cancel. True to go on."""
+        if not (self.modified and self.document.has_photo and self.interactive):
+            return True
+        Button = QtWidgets.QMessageBox.StandardButton
+        name = self.document.photo_path.name if self.document.photo_path else "the photo"
+        answer = QtWidgets.QMessageBox.question(
+            self, "Unsaved edits", f"Save the edits to {name} as a session before {doing}?",
+            Button.Save | Button.Discard | Button.Cancel, Button.Save,
+        )
+        if answer == Button.Save:
+            return self.save_session()
+        if answer == Button.Discard:
+            self.modified = False
+            if self.autosave_slot is not None:
+                self.autosave_timer.stop()
+                self.autosave_slot.clear_later()  # the user threw the edits away explicitly
+            return True
+        return False
+
+    def shutdown(self, keep_autosave: bool = False) -> None:
+        """Stop the worker and forget this window's autosave (a clean exit is not a crash). `keep_autosave`: an
+        exit that is not clean (an unexpected error): the autosave stays for the next start to offer."""
         self.autosave_timer.stop()
         self.montage_timer.stop()
+        for job, _, _ in list(self._jobs.values()):
+            job.wait()  # a QThread must not be destroyed while it runs
+        self._jobs.clear()
         if self.worker.isRunning():
             self.worker.stop()
-        if self.recovery_enabled:
-            self.recovery_path.unlink(missing_ok=True)
+        if self.autosave_slot is not None:
+            self.autosave_slot.release() if keep_autosave else self.autosave_slot.discard()
+            self.autosave_slot = None
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if not self.ask_to_save_edits():
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
-

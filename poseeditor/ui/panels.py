@@ -60,7 +60,8 @@ class IntermediatesPanel(pg.GraphicsLayoutWidget):
         self.montage: Montage | None = None
         (height, width), tiles, headers = montage_layout()
         self.image.setImage(np.full((height, width, 3), 38, dtype=np.uint8), autoLevels=False, levels=None)
-        self.view.setRange(QtCore.QRectF(0, 0, width, height), padding=0.0)
+        # A little room below the last row: its captions are drawn at a fixed screen size under the tiles.
+        self.view.setRange(QtCore.QRectF(0, 0, width, height + 12), padding=0.0)
         # Labels as Qt text at a fixed screen size: readable however small the dock makes the tiles.
         caption_font = QtGui.QFont()
         caption_font.setPointSizeF(8.0)
@@ -85,7 +86,7 @@ class IntermediatesPanel(pg.GraphicsLayoutWidget):
         self.montage = montage
         self.image.setImage(montage.image, autoLevels=False, levels=None)
         if first:
-            self.view.autoRange(padding=0.0)
+            self.view.setRange(QtCore.QRectF(0, 0, montage.image.shape[1], montage.image.shape[0] + 12), padding=0.0)
 
     def _on_click(self, ev: Any) -> None:
         if self.montage is None or ev.button() != QtCore.Qt.MouseButton.LeftButton:
@@ -114,13 +115,16 @@ class EnlargedView(QtWidgets.QDialog):
         layout.addWidget(self.image_view, 1)
         self.labels = labels
         if len(stack) == 1:
-            self.image_view.setImage(stack[0], levels=(0.0, 1.0), autoRange=True, autoLevels=False)
+            # A single picture has no time axis, and so no frame to go to: ImageView.setCurrentIndex would read
+            # the time values (tVals) that only a stack has (AttributeError with pyqtgraph 0.14).
+            axes = {"y": 0, "x": 1, "c": 2} if stack.ndim == 4 else {"y": 0, "x": 1}
+            self.image_view.setImage(stack[0], levels=(0.0, 1.0), autoRange=True, autoLevels=False, axes=axes)
         else:
             axes = {"t": 0, "y": 1, "x": 2, "c": 3} if stack.ndim == 4 else {"t": 0, "y": 1, "x": 2}
             self.image_view.setImage(stack, xvals=np.arange(len(stack)), levels=(0.0, 1.0), autoRange=True,
                                      autoLevels=False, axes=axes)
-        self.image_view.sigTimeChanged.connect(self._on_frame)
-        self.image_view.setCurrentIndex(index)
+            self.image_view.sigTimeChanged.connect(self._on_frame)
+            self.image_view.setCurrentIndex(index)
         self._on_frame(index, None)
 
     def _on_frame(self, index: int, _time: Any) -> None:

@@ -27,14 +27,16 @@ class ImagePanel(pg.GraphicsLayoutWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
         self.placeholder = pg.TextItem(title, color=(200, 200, 200), anchor=(0.5, 0.5))
-        self.view.addItem(self.placeholder)
+        self.view.addItem(self.placeholder, ignoreBounds=True)
         self._shape: tuple[int, ...] | None = None
+        centre_on_origin(self.view)
 
     def set_image(self, image: np.ndarray | None, autorange: bool = False) -> None:
         if image is None:
             self.image.clear()
             self._shape = None
             self.placeholder.show()
+            centre_on_origin(self.view)
             return
         self.placeholder.hide()
         # uint8 with no levels is pyqtgraph's direct QImage path; floats are scaled from [0, 1]
@@ -48,6 +50,12 @@ class ImagePanel(pg.GraphicsLayoutWidget):
         self.placeholder.setText(text)
         if self._shape is None:
             self.placeholder.show()
+
+
+def centre_on_origin(view: pg.ViewBox) -> None:
+    """With no image, show the view's origin in the middle: a placeholder text anchored there is then centred
+    and whole (the default range put it at the left edge, cut: "sed person appears here")."""
+    view.setRange(QtCore.QRectF(-1.0, -1.0, 2.0, 2.0), padding=0.0)
 
 
 class _PhotoViewBox(pg.ViewBox):
@@ -114,7 +122,8 @@ class PhotoView(pg.GraphicsLayoutWidget):
         self.view.addItem(self.skeleton)
         self.hint = pg.TextItem("Open a photo: File → Open, or drop one here", color=(210, 210, 210),
                                 anchor=(0.5, 0.5))
-        self.view.addItem(self.hint)
+        self.view.addItem(self.hint, ignoreBounds=True)
+        centre_on_origin(self.view)
         self.view.regionPicked.connect(self._on_region)
         document.photo_changed.connect(self._on_photo)
         document.source_changed.connect(self._draw_ghost)

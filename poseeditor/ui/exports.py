@@ -131,6 +131,13 @@ def run_busy(parent: QtWidgets.QWidget, text: str, work: Any, show_after_ms: int
     dialog.setCancelButton(None)
     dialog.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
     dialog.setMinimumDuration(show_after_ms)
+    _run_with_dialog(job, dialog)
+    if job.error is not None:
+        raise job.error
+
+
+def _run_with_dialog(job: QtCore.QThread, dialog: QtWidgets.QProgressDialog) -> None:
+    """Start `job` and wait for it in a local event loop (the GUI stays live), then drop `dialog`."""
     loop = QtCore.QEventLoop()
     job.finished.connect(loop.quit)
     job.start()
@@ -139,8 +146,6 @@ def run_busy(parent: QtWidgets.QWidget, text: str, work: Any, show_after_ms: int
     job.wait()
     dialog.reset()
     dialog.deleteLater()
-    if job.error is not None:
-        raise job.error
 
 
 def run_animation_job(parent: QtWidgets.QWidget, job: AnimationJob) -> bool:
@@ -156,14 +161,7 @@ def run_animation_job(parent: QtWidgets.QWidget, job: AnimationJob) -> bool:
         job.cancel_requested = True
 
     dialog.canceled.connect(on_cancel)
-    loop = QtCore.QEventLoop()
-    job.finished.connect(loop.quit)
-    job.start()
-    if not job.isFinished():
-        loop.exec()
-    job.wait()
-    dialog.reset()
-    dialog.deleteLater()
+    _run_with_dialog(job, dialog)
     return not job.cancelled and job.error is None
 
 

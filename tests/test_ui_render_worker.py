@@ -123,3 +123,31 @@ def test_a_photo_larger_than_the_preview_gets_its_full_resolution_side_made_in_t
     out = tmp_path / "result.png"
     assert window.export_result(out)
     assert load_image(out).shape == (300, 200, 3)  # the export is at the photo's own resolution
+
+
+def test_whole_photo_animation_frames_are_photo_true_composites(qtbot, model_dir, photo_file, standing_pose,
+                                                                arm_up_pose, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from poseeditor.engine import photo_fill
+
+    monkeypatch.setattr(photo_fill, "exemplar_fill", lambda photo, hole, seed=0: photo_fill.fast_fill(photo, hole))
+    window = open_window(qtbot, model_dir, photo_file, standing_pose, recovery=False)
+    window.document.set_target(arm_up_pose, "raise arm")
+    qtbot.waitUntil(lambda: window.last_outcome is not None and window.last_outcome.pose == arm_up_pose,
+                    timeout=RENDER_TIMEOUT_MS)
+    out = tmp_path / "anim.gif"
+    assert window.export_animation(out, frames_per_segment=3, fps=5.0, full_photo=True)
+    with Image.open(out) as gif:
+        frames = [np.asarray(frame.convert("RGB")) for frame in _gif_frames(gif)]
+    assert len(frames) >= 3 and frames[0].shape == (300, 200, 3)
+    # The first frame is the source pose: no part moved, so it is the photo itself (up to the GIF's palette).
+    photo = np.asarray(Image.open(photo_file).convert("RGB")).astype(int)
+    assert np.abs(frames[0].astype(int) - photo).mean() < 6.0
+    assert np.abs(frames[-1].astype(int) - photo).mean() > np.abs(frames[0].astype(int) - photo).mean()
+
+
+def _gif_frames(gif):
+    from PIL import ImageSequence
+
+    return [frame.copy() for frame in ImageSequence.Iterator(gif)]

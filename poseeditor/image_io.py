@@ -5,12 +5,14 @@ Writing images atomically (write to a temporary file in the same folder, then re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -43,27 +45,35 @@ def load_image(
         raise ImageError(f"{path}: no such file")
     if path.is_dir():
         raise ImageError(f"{path}: is a folder, not an image")
+    with _pil_errors(path), Image.open(path) as im:
+        w, h = im.size
+        if w * h > max_pixels:
+            raise ImageError(
+                f"{path}: {w}×{h} = {w * h / 1e6:.0f} megapixels is over the limit of "
+                f"{max_pixels / 1e6:.0f} megapixels"
+            )
+        if min(w, h) < min_side:
+            raise ImageError(
+                f"{path}: {w}×{h} px is too small; a photo needs at least {min_side} px on a side"
+            )
+        if reduce > 1:
+            im.draft(None, (max(1, w // reduce), max(1, h // reduce)))
+        if im.getexif().get(_ORIENTATION, 1) != 1:  # exif_transpose copies even when nothing turns
+            im = ImageOps.exif_transpose(im)
+        return _to_rgb8(im)
+
+
+@contextlib.contextmanager
+def _pil_errors(path: Path) -> Iterator[None]:
+    """PIL's ways of failing on a file as one-line ImageErrors; a decompression-bomb warning counts as an error."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                w, h = im.size
-                if w * h > max_pixels:
-                    raise ImageError(
-                        f"{path}: {w}×{h} = {w * h / 1e6:.0f} megapixels is over the limit of "
-                        f"{max_pixels / 1e6:.0f} megapixels"
-                    )
-                if min(w, h) < min_side:
-                    raise ImageError(
-                        f"{path}: {w}×{h} px is too small; a photo needs at least {min_side} px on a side"
-                    )
-                if reduce > 1:
-                    im.draft(None, (max(1, w // reduce), max(1, h // reduce)))
-                if im.getexif().get(_ORIENTATION, 1) != 1:  # exif_transpose copies even when nothing turns
-                    im = ImageOps.exif_transpose(im)
-                return _to_rgb8(im)
+            yield
     except ImageError:
         raise
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{path}: image too large ({exc})") from None
     except UnidentifiedImageError:
@@ -76,19 +86,8 @@ def image_size(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> tu
     """(width, height) read from the file's header without decoding it; ImageError when the file is not an image
     or is over the pixel limit (a decompression bomb is refused before a byte of it is inflated)."""
     path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                w, h = im.size
-    except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{path}: image too large ({exc})") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image file this program can read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
+    with _pil_errors(path), Image.open(path) as im:
+        w, h = im.size
     if w * h > max_pixels:
         raise ImageError(
             f"{path}: {w}×{h} = {w * h / 1e6:.0f} megapixels is over the limit of {max_pixels / 1e6:.0f} megapixels"

@@ -24,7 +24,7 @@ from poseeditor.heatmaps import joint_heatmaps
 from poseeditor.priors import segmentation_prior
 from poseeditor.skeleton import FLIP_PERMUTATION, NUM_JOINTS, Pose
 from trainer.data.dataset_format import IMAGE_SUFFIXES, DatasetError, VideoRecord, read_rgb
-from trainer.data.pairs import MAX_REDRAWS, cut_affine, to_tensor_image, warn_unreadable
+from trainer.data.pairs import cut_affine, draw_readable, to_tensor_image
 
 # Limb stroke widths as fractions of the body height (head top to ankles), before random jitter.
 _STROKES: tuple[tuple[int, int, float], ...] = (
@@ -266,18 +266,10 @@ class PersonHoleDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         """Sample `index`; one that hits an unreadable image or mask is drawn again (from (seed, index, attempt),
         so it stays deterministic), with a warning, and counted in `skipped_frames`."""
-        first_error = None
-        for attempt in range(MAX_REDRAWS):
-            rng = np.random.default_rng([self.seed, int(index)] + ([attempt] if attempt else []))
-            try:
-                item = self._sample(rng)
-            except DatasetError as exc:
-                warn_unreadable(exc)
-                first_error = first_error or exc
-                continue
-            item["skipped_frames"] = torch.tensor(attempt, dtype=torch.int64)
-            return item
-        raise DatasetError(f"{MAX_REDRAWS} hole samples in a row had unreadable images; first: {first_error}")
+        def draw(attempt: int) -> dict[str, torch.Tensor]:
+            return self._sample(np.random.default_rng([self.seed, int(index)] + ([attempt] if attempt else [])))
+
+        return draw_readable(draw, "hole samples in a row had unreadable images")
 
     def _sample(self, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         image = self._random_region(rng)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import sys
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,6 +219,22 @@ def warn_unreadable(error: Exception) -> None:
         print(f"posetrain: warning: skipping unreadable frame: {message}", file=sys.stderr, flush=True)
 
 
+def draw_readable(draw: Callable[[int], dict[str, torch.Tensor]], what: str) -> dict[str, torch.Tensor]:
+    """`draw(attempt)` for attempt 0, 1, ... until one reads: each unreadable file is warned about once, and the
+    item's `skipped_frames` says how many draws it took. DatasetError after MAX_REDRAWS failures."""
+    first_error = None
+    for attempt in range(MAX_REDRAWS):
+        try:
+            item = draw(attempt)
+        except DatasetError as exc:
+            warn_unreadable(exc)
+            first_error = first_error or exc
+            continue
+        item["skipped_frames"] = torch.tensor(attempt, dtype=torch.int64)
+        return item
+    raise DatasetError(f"{MAX_REDRAWS} {what}; first: {first_error}")
+
+
 class _FrameCache:
     """A small per-process LRU of decoded frames: pairs revisit the same frames often in small real sets."""
 
@@ -321,18 +337,12 @@ class PosePairDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         """The pair; a pair with an unreadable frame (corrupt, truncated, over the pixel limit) is replaced by
         another, with a warning, and counted in the item's `skipped_frames` (the trainer logs the running sum)."""
-        first_error = None
-        for attempt in range(MAX_REDRAWS):
+
+        def draw(attempt: int) -> dict[str, torch.Tensor]:
             (v, a, b), aug = self.pair_at(int(index), attempt)
-            try:
-                item = self.sample(v, a, b, aug)
-            except DatasetError as exc:
-                warn_unreadable(exc)
-                first_error = first_error or exc
-                continue
-            item["skipped_frames"] = torch.tensor(attempt, dtype=torch.int64)
-            return item
-        raise DatasetError(f"{MAX_REDRAWS} pairs in a row had unreadable frames; first: {first_error}")
+            return self.sample(v, a, b, aug)
+
+        return draw_readable(draw, "pairs in a row had unreadable frames")
 
     def sample(self, v: int, src: int, tgt: int, aug: Augmentation | None = None) -> dict[str, torch.Tensor]:
         """The pair (video v, frames src -> tgt) under augmentation `aug` (none when None)."""

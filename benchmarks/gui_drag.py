@@ -2,6 +2,13 @@
 
     python benchmarks/gui_drag.py [--model DIR | --config compact --size 256] [--events 200] [--hz 60]
                                   [--pace timer|spin] [--json OUT]
+    python benchmarks/gui_drag.py --model A [--compare-model B] [--compare-checkout DIR] [--rounds 5] [--json OUT]
+
+The second form compares two variants in one interleaved run: A is this checkout's code with `--model`, B is
+`--compare-checkout`'s code (first on sys.path; default this checkout) with `--compare-model` (default A's model).
+Every round runs one whole drag per variant, each in a fresh process (A, B, A, B, …), so machine noise hits both
+alike; prints pooled median and p95 latency, the median fps and open → first render per variant, and B/A.
+Open → first render: from the open_photo call to the first result shown (detection is skipped: the bundled pose).
 
 Opens the real editor window (offscreen unless a display is set), opens the sample photo with its pose, then
 presses on the right wrist and sends `--events` mouse moves along a circle at `--hz` (a real mouse reports at
@@ -29,6 +36,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from benchmarks.cpu import code_first_on_path, machine_line, percentile, simd_level  # noqa: E402
+
+if __name__ == "__main__" and "--code" in sys.argv:  # a comparison worker: before any project import
+    code_first_on_path(sys.argv[sys.argv.index("--code") + 1])
+
 
 def build_random_model(folder: Path, config: str, size: int) -> Path:
     import torch
@@ -45,11 +57,6 @@ def build_random_model(folder: Path, config: str, size: int) -> Path:
     return folder
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
 def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float, pace: str = "timer",
         result_tab: str = "crop") -> dict:
     import pyqtgraph as pg
@@ -61,13 +68,20 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float,
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     pg.setConfigOptions(mouseRateLimit=-1)  # measure the renderer, not pyqtgraph's mouse throttle
-    window = MainWindow(model, recovery=False, interactive=False)  # closes without asking to save the drag
+    t_start = time.perf_counter()
+    try:
+        window = MainWindow(model, recovery=False, interactive=False)  # closes without asking to save the drag
+    except TypeError:  # an older checkout (--compare-checkout) without `interactive`
+        window = MainWindow(model, recovery=False)
+    first_shown: list[float] = []
+    window.resultShown.connect(lambda *_: first_shown.append(time.perf_counter()) if not first_shown else None)
     window.resize(1500, 950)
     window.show()
     image = load_image(photo)
     source = load_pose(pose_file, image_size=(image.shape[1], image.shape[0])) if pose_file else None
     if result_tab == "photo":  # the full-photo tab: every render is also composited at preview resolution
         window.result_panel.tabs.setCurrentIndex(1)
+    t_open = time.perf_counter()
     if not window.open_photo(photo, source_pose=source, photo=image):
         raise SystemExit("could not open the photo")
     deadline = time.perf_counter() + 120
@@ -170,6 +184,8 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float,
         "gui_thread_ms_per_event_median": round(statistics.median(gui_ms), 2),
         "gui_thread_cpu_ms_per_event_median": round(statistics.median(gui_cpu_ms), 2),
         "first_render_latency_ms": round(first_latency, 1),
+        "open_to_first_render_ms": round((first_shown[0] - t_open) * 1000.0, 1),
+        "window_to_first_render_ms": round((first_shown[0] - t_start) * 1000.0, 1),
         "target_stage_ms_median": median_of("target_ms"),
         "warp_ms_median": median_of("warp_ms"),
         "target_network_ms_median": median_of("target_network_ms"),
@@ -177,6 +193,9 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float,
         "process_cpu_per_wall_during_drag": round(drag_cpu_seconds / drag_seconds, 2),
         "gui_thread_cpu_per_wall_during_drag": round(gui_cpu_seconds / drag_seconds, 2),
         "load_average": os.getloadavg()[0],
+        "simd": simd_level(),
+        "code": str(Path(sys.modules["poseeditor"].__file__).parents[1]),
+        "latencies_ms": [round(x, 2) for x in latencies],
     }
 
 
@@ -193,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="timer: the GUI thread sleeps in its event loop between mouse reports (as in the app); "
                              "spin: the old driver, polling processEvents between reports (keeps a core busy)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--compare-model", help="variant B's model folder (default: --model)")
+    parser.add_argument("--compare-checkout", help="variant B's code: an older checkout's root (default: this one)")
+    parser.add_argument("--rounds", type=int, default=5, help="drags per variant in a comparison")
+    parser.add_argument("--code", help=argparse.SUPPRESS)  # a comparison worker's checkout
     parser.add_argument("--result-tab", choices=("crop", "photo"), default="crop",
                         help="which result tab is shown while dragging (photo: the live full-photo composite)")
     args = parser.parse_args(argv)
@@ -205,13 +228,77 @@ def main(argv: list[str] | None = None) -> int:
     pose = pose if pose.is_file() else None
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or str(build_random_model(Path(tmp) / "model", args.config, args.size))
-        report = run(model, photo, pose, args.events, args.hz, args.pace, args.result_tab)
-    width = max(len(k) for k in report)
-    for key, value in report.items():
-        print(f"{key:<{width}}  {value}")
+        if args.compare_model or args.compare_checkout:
+            report = compare(args, model, photo, pose)
+        else:
+            report = run(model, photo, pose, args.events, args.hz, args.pace, args.result_tab)
+            width = max(len(k) for k in report)
+            for key, value in report.items():
+                if key != "latencies_ms":
+                    print(f"{key:<{width}}  {value}")
+            print(machine_line())
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
     return 0
+
+
+def compare(args: argparse.Namespace, model: str, photo: Path, pose: Path | None) -> dict:
+    """A, B, A, B, … one drag each per round, each in a fresh process; returns the pooled numbers."""
+    import subprocess
+
+    here = Path(__file__).resolve()
+    variants = {
+        "A": {"code": str(here.parents[1]), "model": str(Path(model).resolve())},
+        "B": {"code": str(Path(args.compare_checkout or here.parents[1]).resolve()),
+              "model": str(Path(args.compare_model or model).resolve())},
+    }
+    print(machine_line())
+    for name, v in variants.items():
+        print(f"  {name}: code {v['code']} · model {v['model']}")
+    runs: dict[str, list[dict]] = {name: [] for name in variants}
+    loads = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(args.rounds):
+            for name, v in variants.items():
+                loads.append(os.getloadavg()[0])
+                out = Path(tmp) / f"{name}-{k}.json"
+                command = [sys.executable, str(here), "--code", v["code"], "--model", v["model"], "--photo",
+                           str(photo), "--events", str(args.events), "--hz", str(args.hz), "--pace", args.pace,
+                           "--json", str(out)] + (["--pose", str(pose)] if pose else [])
+                subprocess.run(command, check=True, cwd=v["code"], stdout=subprocess.DEVNULL)
+                runs[name].append(json.loads(out.read_text()))
+                print(f"  round {k + 1}/{args.rounds} {name}: median {runs[name][-1]['latency_ms_median']} ms, "
+                      f"{runs[name][-1]['fps']} fps (load {loads[-1]:.2f})", flush=True)
+
+    def pooled(name: str) -> dict:
+        latencies = [x for r in runs[name] for x in r["latencies_ms"]]
+        return {
+            "code": runs[name][0]["code"],
+            "latency_ms_median": round(statistics.median(latencies), 1),
+            "latency_ms_p95": round(percentile(latencies, 0.95), 1),
+            "fps_median": statistics.median(r["fps"] for r in runs[name]),
+            "open_to_first_render_ms_median": statistics.median(r["open_to_first_render_ms"] for r in runs[name]),
+            "window_to_first_render_ms_median": statistics.median(r["window_to_first_render_ms"]
+                                                                  for r in runs[name]),
+            "target_network_ms_median": statistics.median(r["target_network_ms_median"] for r in runs[name]),
+            "warp_ms_median": statistics.median(r["warp_ms_median"] for r in runs[name]),
+            "per_run_latency_ms_median": [r["latency_ms_median"] for r in runs[name]],
+        }
+
+    result = {name: pooled(name) for name in variants}
+    print(f"\n{args.rounds} rounds × one {args.events}-event drag per variant at {args.hz:g} Hz, interleaved; "
+          f"load average during the run {min(loads):.2f}–{max(loads):.2f}")
+    print(f"{'':32} {'A':>9} {'B':>9} {'B/A':>6}")
+    for key in ("latency_ms_median", "latency_ms_p95", "fps_median", "open_to_first_render_ms_median",
+                "window_to_first_render_ms_median", "target_network_ms_median", "warp_ms_median"):
+        a, b = result["A"][key], result["B"][key]
+        print(f"{key:32} {a:9.1f} {b:9.1f} {b / a:6.2f}")
+    for name in variants:
+        print(f"{name}: code imported from {result[name]['code']}; per-run medians "
+              f"{result[name]['per_run_latency_ms_median']}")
+    print(machine_line())
+    return {"simd": simd_level(), "load_average_during_run": loads, "variants": variants, "pooled": result,
+            "runs": runs}
 
 
 if __name__ == "__main__":

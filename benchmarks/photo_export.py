@@ -23,14 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def simd_level() -> str:
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return "unknown"
-    level = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
-    return level + (" + VNNI" if "avx512_vnni" in flags or "avx_vnni" in flags else "")
+from benchmarks.cpu import simd_level  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,7 +76,8 @@ STAGES = ("target_network", "warp", "target", "source", "render")
 
 def worker(model: str, threads: int | None) -> int:
     """Serve the driver over stdin/stdout: "open PATH" opens a fresh engine, renders once, saves the crop output
-    to PATH (.npy) and answers {"open_ms": …}; "run N" answers N timed renders; end of input ends it."""
+    to PATH (.npy) and answers {"open_ms": …}; "run N [target]" answers N timed renders (with "target": the
+    target stage only, no source stage or paste-back, so source and render are then ~0); end of input ends it."""
     photo, source, target = test_photo_and_poses()
     engine = state = None
     out = sys.stdout
@@ -96,13 +97,15 @@ def worker(model: str, threads: int | None) -> int:
                 sys.modules["poseeditor"].__file__).parents[1])}
         elif command == "run":
             rows = []
-            for _ in range(int(arg)):
+            count, _, only = arg.partition(" ")
+            for _ in range(int(count)):
                 t0 = time.perf_counter()
-                s = engine.prepare_source(photo, source)
+                s = state if only == "target" else engine.prepare_source(photo, source)
                 t1 = time.perf_counter()
                 r = engine.render(state, target)
                 t2 = time.perf_counter()
-                engine.paste_back(photo, s, r)
+                if only != "target":
+                    engine.paste_back(photo, s, r)
                 t3 = time.perf_counter()
                 rows.append({"source": (t1 - t0) * 1000, "target": (t2 - t1) * 1000, "render": (t3 - t0) * 1000,
                              "target_network": r.timings.get("target_network_ms", float("nan")),
@@ -157,7 +160,7 @@ def compare(args: argparse.Namespace) -> int:
                 variants[name]["backend"] = reply["backend"]
                 variants[name]["imported_from"] = reply["code"]
                 outputs.setdefault(name, np.load(path))
-                for row in ask(name, f"run {args.chunk}")["rows"]:
+                for row in ask(name, f"run {args.chunk}" + (" target" if args.target_only else ""))["rows"]:
                     for stage in STAGES:
                         times[name][stage].append(row[stage])
         for proc in procs.values():
@@ -171,10 +174,15 @@ def compare(args: argparse.Namespace) -> int:
           f"load average during the run {min(loads):.2f}–{max(loads):.2f}")
     print(f"{'stage (ms)':16} {'A median':>9} {'A p95':>8} {'B median':>9} {'B p95':>8} {'B/A':>6}")
     for stage in (*STAGES, "open"):
+        if args.target_only and stage in ("source", "render"):
+            continue
         a, b = stats["A"][stage], stats["B"][stage]
         label = "open→1st render" if stage == "open" else stage
         print(f"{label:16} {a['median']:9.1f} {a['p95']:8.1f} {b['median']:9.1f} {b['p95']:8.1f} "
               f"{b['median'] / a['median']:6.2f}")
+    paired = [b / a for a, b in zip(times["A"]["target_network"], times["B"]["target_network"])]
+    print(f"{'network B/A':16} median of the {len(paired)} paired renders (same round, same position): "
+          f"{statistics.median(paired):.2f}")
     fps = {name: round(1000.0 / stats[name]["target"]["median"], 1) for name in variants}
     print(f"{'fps (target)':16} {fps['A']:9.1f} {'':8} {fps['B']:9.1f} {'':8} {fps['B'] / fps['A']:6.2f}")
     for name, v in variants.items():
@@ -198,6 +206,8 @@ def main() -> int:
     parser.add_argument("--compare-ort-options", default="", help="variant B's POSEEDITOR_ORT_OPTIONS")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--chunk", type=int, default=5, help="renders per variant per round")
+    parser.add_argument("--target-only", action="store_true",
+                        help="time only the target stage per render (the drag path; source and render not timed)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--code", help=argparse.SUPPRESS)
     parser.add_argument("--configs", nargs="+", default=["compact", "paper"])

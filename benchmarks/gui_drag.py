@@ -3,9 +3,11 @@
     python benchmarks/gui_drag.py [--model DIR | --config compact --size 256] [--events 200] [--hz 60]
                                   [--pace timer|spin] [--json OUT]
     python benchmarks/gui_drag.py --model A [--compare-model B] [--compare-checkout DIR] [--rounds 5] [--json OUT]
+                                  [--ort-options L] [--compare-ort-options L]
 
 The second form compares two variants in one interleaved run: A is this checkout's code with `--model`, B is
-`--compare-checkout`'s code (first on sys.path; default this checkout) with `--compare-model` (default A's model).
+`--compare-checkout`'s code (first on sys.path; default this checkout) with `--compare-model` (default A's model);
+`--ort-options`/`--compare-ort-options` set each variant's $POSEEDITOR_ORT_OPTIONS (onnxruntime levers).
 Every round runs one whole drag per variant, each in a fresh process (A, B, A, B, …), so machine noise hits both
 alike; prints pooled median and p95 latency, the median fps and open → first render per variant, and B/A.
 Open → first render: from the open_photo call to the first result shown (detection is skipped: the bundled pose).
@@ -215,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-model", help="variant B's model folder (default: --model)")
     parser.add_argument("--compare-checkout", help="variant B's code: an older checkout's root (default: this one)")
     parser.add_argument("--rounds", type=int, default=5, help="drags per variant in a comparison")
+    parser.add_argument("--ort-options", default="", help="variant A's POSEEDITOR_ORT_OPTIONS in a comparison")
+    parser.add_argument("--compare-ort-options", default="", help="variant B's POSEEDITOR_ORT_OPTIONS")
     parser.add_argument("--code", help=argparse.SUPPRESS)  # a comparison worker's checkout
     parser.add_argument("--result-tab", choices=("crop", "photo"), default="crop",
                         help="which result tab is shown while dragging (photo: the live full-photo composite)")
@@ -228,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     pose = pose if pose.is_file() else None
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or str(build_random_model(Path(tmp) / "model", args.config, args.size))
-        if args.compare_model or args.compare_checkout:
+        if args.compare_model or args.compare_checkout or args.ort_options or args.compare_ort_options:
             report = compare(args, model, photo, pose)
         else:
             report = run(model, photo, pose, args.events, args.hz, args.pace, args.result_tab)
@@ -248,13 +252,13 @@ def compare(args: argparse.Namespace, model: str, photo: Path, pose: Path | None
 
     here = Path(__file__).resolve()
     variants = {
-        "A": {"code": str(here.parents[1]), "model": str(Path(model).resolve())},
+        "A": {"code": str(here.parents[1]), "model": str(Path(model).resolve()), "ort": args.ort_options},
         "B": {"code": str(Path(args.compare_checkout or here.parents[1]).resolve()),
-              "model": str(Path(args.compare_model or model).resolve())},
+              "model": str(Path(args.compare_model or model).resolve()), "ort": args.compare_ort_options},
     }
     print(machine_line())
     for name, v in variants.items():
-        print(f"  {name}: code {v['code']} · model {v['model']}")
+        print(f"  {name}: code {v['code']} · model {v['model']} · POSEEDITOR_ORT_OPTIONS={v['ort'] or '(none)'}")
     runs: dict[str, list[dict]] = {name: [] for name in variants}
     loads = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -265,7 +269,8 @@ def compare(args: argparse.Namespace, model: str, photo: Path, pose: Path | None
                 command = [sys.executable, str(here), "--code", v["code"], "--model", v["model"], "--photo",
                            str(photo), "--events", str(args.events), "--hz", str(args.hz), "--pace", args.pace,
                            "--json", str(out)] + (["--pose", str(pose)] if pose else [])
-                subprocess.run(command, check=True, cwd=v["code"], stdout=subprocess.DEVNULL)
+                env = dict(os.environ, POSEEDITOR_ORT_OPTIONS=v["ort"])
+                subprocess.run(command, check=True, cwd=v["code"], stdout=subprocess.DEVNULL, env=env)
                 runs[name].append(json.loads(out.read_text()))
                 print(f"  round {k + 1}/{args.rounds} {name}: median {runs[name][-1]['latency_ms_median']} ms, "
                       f"{runs[name][-1]['fps']} fps (load {loads[-1]:.2f})", flush=True)

@@ -16,6 +16,28 @@ from poseeditor.errors import ModelError, PoseEditorError
 
 THREADS_VARIABLE = "POSEEDITOR_THREADS"
 MAX_DEFAULT_THREADS = 4
+OPTIONS_VARIABLE = "POSEEDITOR_ORT_OPTIONS"
+# Session levers benchmarks/latency.py measures (docs/editor.md, "Speed levers measured"); none is on by default.
+ORT_LEVERS = {
+    "batch1": "fix the free 'batch' axis to 1 (add_free_dimension_override_by_name), so shapes are static",
+    "ftz": "flush denormals to zero (session.set_denormal_as_zero)",
+    "spin": "let idle intra-op threads spin (session.intra_op.allow_spinning=1)",
+    "noarena": "no CPU memory arena (enable_cpu_mem_arena=False)",
+    "nomempattern": "no memory pattern planning (enable_mem_pattern=False)",
+    "extended": "graph optimisation level EXTENDED instead of ALL (no NCHWc layout transform)",
+    "basic": "graph optimisation level BASIC",
+    "parallel": "parallel execution mode with 2 inter-op threads",
+}
+
+
+def ort_levers() -> list[str]:
+    """The levers named in $POSEEDITOR_ORT_OPTIONS (comma-separated; empty or unset = none, the default)."""
+    names = [n.strip() for n in os.environ.get(OPTIONS_VARIABLE, "").split(",") if n.strip()]
+    unknown = [n for n in names if n not in ORT_LEVERS]
+    if unknown:
+        raise PoseEditorError(f"{OPTIONS_VARIABLE}: unknown option(s) {', '.join(unknown)} "
+                              f"(known: {', '.join(ORT_LEVERS)})")
+    return names
 
 
 def default_threads() -> int:
@@ -41,7 +63,8 @@ def onnx_session(
     what: str = "ONNX model",
 ) -> Any:  # onnxruntime.InferenceSession (onnxruntime is imported only when a session is opened)
     """A session for `path`: `threads` intra-op threads (default `default_threads()`), one inter-op thread,
-    sequential execution, all graph optimisations, quiet logging. Raises ModelError naming `what` when the file
+    sequential execution, all graph optimisations, quiet logging; $POSEEDITOR_ORT_OPTIONS switches on measured
+    levers (`ORT_LEVERS`; none by default). Raises ModelError naming `what` when the file
     is missing or not loadable. `spinning=True` only for benchmarks that measure its effect."""
     import onnxruntime as ort
 
@@ -54,8 +77,24 @@ def onnx_session(
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    if not spinning:
+    levers = ort_levers()
+    if not spinning and "spin" not in levers:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if "batch1" in levers:
+        options.add_free_dimension_override_by_name("batch", 1)
+    if "ftz" in levers:
+        options.add_session_config_entry("session.set_denormal_as_zero", "1")
+    if "noarena" in levers:
+        options.enable_cpu_mem_arena = False
+    if "nomempattern" in levers:
+        options.enable_mem_pattern = False
+    if "extended" in levers:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    if "basic" in levers:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    if "parallel" in levers:
+        options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
+        options.inter_op_num_threads = 2
     try:
         return ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 (onnxruntime raises its own exception types)

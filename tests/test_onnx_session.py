@@ -40,3 +40,26 @@ def test_missing_and_broken_files_are_model_errors(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"garbage")
     with pytest.raises(ModelError, match="not a loadable"):
         onnx_session(tmp_path / "bad.onnx")
+
+
+def test_ort_levers_are_off_by_default_and_unknown_ones_are_user_errors(monkeypatch):
+    from poseeditor.onnx_session import ort_levers
+
+    monkeypatch.delenv("POSEEDITOR_ORT_OPTIONS", raising=False)
+    assert ort_levers() == []
+    monkeypatch.setenv("POSEEDITOR_ORT_OPTIONS", "batch1, ftz")
+    assert ort_levers() == ["batch1", "ftz"]
+    monkeypatch.setenv("POSEEDITOR_ORT_OPTIONS", "turbo")
+    with pytest.raises(PoseEditorError, match="POSEEDITOR_ORT_OPTIONS.*turbo"):
+        ort_levers()
+
+
+def test_ort_levers_reach_the_session_options(monkeypatch):
+    from poseeditor.detector import PoseDetector
+
+    monkeypatch.setenv("POSEEDITOR_ORT_OPTIONS", "ftz,noarena")
+    session = next(iter(PoseDetector()._load().values()))
+    options = session.get_session_options()
+    assert options.get_session_config_entry("session.set_denormal_as_zero") == "1"
+    assert options.enable_cpu_mem_arena is False
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

@@ -17,7 +17,7 @@ from poseeditor.errors import ModelError, PoseEditorError
 THREADS_VARIABLE = "POSEEDITOR_THREADS"
 MAX_DEFAULT_THREADS = 4
 OPTIONS_VARIABLE = "POSEEDITOR_ORT_OPTIONS"
-# Session levers benchmarks/latency.py measures (docs/editor.md, "Speed levers measured"); none is on by default.
+# Session levers benchmarks/latency.py measures (docs/editor.md, "Speed levers measured").
 ORT_LEVERS = {
     "batch1": "fix the free 'batch' axis to 1 (add_free_dimension_override_by_name), so shapes are static",
     "ftz": "flush denormals to zero (session.set_denormal_as_zero)",
@@ -30,9 +30,21 @@ ORT_LEVERS = {
 }
 
 
-def ort_levers() -> list[str]:
-    """The levers named in $POSEEDITOR_ORT_OPTIONS (comma-separated; empty or unset = none, the default)."""
-    names = [n.strip() for n in os.environ.get(OPTIONS_VARIABLE, "").split(",") if n.strip()]
+# The generator's sessions (poseeditor.engine.backends) switch these on unless $POSEEDITOR_ORT_OPTIONS says
+# otherwise: flushing denormals won every interleaved run of the shipped model's target stage (network 0.86–0.92×
+# paired, in-app drag median 70 → 53 ms) with a bit-identical render (tests/test_accelerated_model.py).
+GENERATOR_LEVERS = ("ftz",)
+
+
+def ort_levers(default: tuple[str, ...] = ()) -> list[str]:
+    """The levers named in $POSEEDITOR_ORT_OPTIONS (comma-separated); unset or empty = `default`; "none" = no
+    levers at all (the plain session, what the speed levers are checked against)."""
+    value = os.environ.get(OPTIONS_VARIABLE, "").strip()
+    if not value:
+        return list(default)
+    if value == "none":
+        return []
+    names = [n.strip() for n in value.split(",") if n.strip()]
     unknown = [n for n in names if n not in ORT_LEVERS]
     if unknown:
         raise PoseEditorError(f"{OPTIONS_VARIABLE}: unknown option(s) {', '.join(unknown)} "
@@ -61,10 +73,11 @@ def onnx_session(
     providers: list[str] | None = None,
     spinning: bool = False,
     what: str = "ONNX model",
+    levers: tuple[str, ...] = (),
 ) -> Any:  # onnxruntime.InferenceSession (onnxruntime is imported only when a session is opened)
     """A session for `path`: `threads` intra-op threads (default `default_threads()`), one inter-op thread,
-    sequential execution, all graph optimisations, quiet logging; $POSEEDITOR_ORT_OPTIONS switches on measured
-    levers (`ORT_LEVERS`; none by default). Raises ModelError naming `what` when the file
+    sequential execution, all graph optimisations, quiet logging; `levers` (`ORT_LEVERS`) unless
+    $POSEEDITOR_ORT_OPTIONS names others ("none": no levers). Raises ModelError naming `what` when the file
     is missing or not loadable. `spinning=True` only for benchmarks that measure its effect."""
     import onnxruntime as ort
 
@@ -77,7 +90,7 @@ def onnx_session(
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    levers = ort_levers()
+    levers = ort_levers(levers)
     if not spinning and "spin" not in levers:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if "batch1" in levers:

@@ -47,6 +47,9 @@ def test_ort_levers_are_off_by_default_and_unknown_ones_are_user_errors(monkeypa
 
     monkeypatch.delenv("POSEEDITOR_ORT_OPTIONS", raising=False)
     assert ort_levers() == []
+    assert ort_levers(("ftz",)) == ["ftz"]
+    monkeypatch.setenv("POSEEDITOR_ORT_OPTIONS", "none")
+    assert ort_levers(("ftz",)) == []
     monkeypatch.setenv("POSEEDITOR_ORT_OPTIONS", "batch1, ftz")
     assert ort_levers() == ["batch1", "ftz"]
     monkeypatch.setenv("POSEEDITOR_ORT_OPTIONS", "turbo")
@@ -63,3 +66,20 @@ def test_ort_levers_reach_the_session_options(monkeypatch):
     assert options.get_session_config_entry("session.set_denormal_as_zero") == "1"
     assert options.enable_cpu_mem_arena is False
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_the_generator_flushes_denormals_by_default_and_none_turns_it_off(monkeypatch):
+    from poseeditor.engine import load_engine
+
+    monkeypatch.delenv("POSEEDITOR_MODEL", raising=False)
+    monkeypatch.delenv("POSEEDITOR_ORT_OPTIONS", raising=False)
+    def flushes(options) -> bool:
+        try:
+            return options.get_session_config_entry("session.set_denormal_as_zero") == "1"
+        except RuntimeError:  # onnxruntime: no such entry
+            return False
+
+    for value, expected in (("", True), ("none", False)):
+        monkeypatch.setenv("POSEEDITOR_ORT_OPTIONS", value)
+        for session in load_engine(None, backend="onnx").backend.sessions.values():
+            assert flushes(session.get_session_options()) is expected

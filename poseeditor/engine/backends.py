@@ -20,7 +20,7 @@ from models.artifact_meta import (
 )
 from poseeditor.engine.model_files import ModelFiles
 from poseeditor.errors import ModelError
-from poseeditor.onnx_session import default_threads, onnx_session
+from poseeditor.onnx_session import GENERATOR_LEVERS, default_threads, onnx_session
 
 
 class Backend(Protocol):
@@ -55,7 +55,8 @@ class OnnxBackend:
             ("source", files.source_onnx, SOURCE_INPUTS, SOURCE_OUTPUTS),
             ("target", files.target_onnx, TARGET_INPUTS, TARGET_OUTPUTS),
         ):
-            session = onnx_session(path, threads, providers, what=f"{stage} stage of the generator")
+            session = onnx_session(path, threads, providers, what=f"{stage} stage of the generator",
+                                   levers=GENERATOR_LEVERS)
             got_in = tuple(i.name for i in session.get_inputs())
             got_out = tuple(o.name for o in session.get_outputs())
             accepted = [set(inputs)] + ([set(SELECT_TARGET_INPUTS)] if stage == "target" else [])

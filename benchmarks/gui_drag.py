@@ -7,7 +7,8 @@
 
 The second form compares two variants in one interleaved run: A is this checkout's code with `--model`, B is
 `--compare-checkout`'s code (first on sys.path; default this checkout) with `--compare-model` (default A's model);
-`--ort-options`/`--compare-ort-options` set each variant's $POSEEDITOR_ORT_OPTIONS (onnxruntime levers).
+`--ort-options`/`--compare-ort-options` set each variant's $POSEEDITOR_ORT_OPTIONS (onnxruntime levers; unset = the
+defaults, "none" = the plain session).
 Every round runs one whole drag per variant, each in a fresh process (A, B, A, B, …), so machine noise hits both
 alike; prints pooled median and p95 latency, the median fps and open → first render per variant, and B/A.
 Open → first render: from the open_photo call to the first result shown (detection is skipped: the bundled pose).
@@ -258,7 +259,8 @@ def compare(args: argparse.Namespace, model: str, photo: Path, pose: Path | None
     }
     print(machine_line())
     for name, v in variants.items():
-        print(f"  {name}: code {v['code']} · model {v['model']} · POSEEDITOR_ORT_OPTIONS={v['ort'] or '(none)'}")
+        levers = v["ort"] or "(unset: the default levers)"
+        print(f"  {name}: code {v['code']} · model {v['model']} · POSEEDITOR_ORT_OPTIONS={levers}")
     runs: dict[str, list[dict]] = {name: [] for name in variants}
     loads = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,7 +7,7 @@
 The second form compares two variants of one real model folder in one interleaved run: variant A is this
 checkout's code with `--model` (and $POSEEDITOR_ORT_OPTIONS=`--ort-options`); variant B is `--compare-checkout`'s
 code (first on sys.path; default this checkout) with `--compare-model` (default A's model) and
-`--compare-ort-options`. Each variant lives in its own worker process; every round opens a fresh engine in each
+`--compare-ort-options` (unset = the default levers, "none" = the plain session). Each variant lives in its own worker process; every round opens a fresh engine in each
 (open → first render: model load + source stage + one target render) and then times `--chunk` renders, A, B, A,
 B, … Prints medians, p95, fps (1000 / target-stage median) and B/A per stage, the SIMD level and the load.
 
@@ -128,7 +128,8 @@ def compare(args: argparse.Namespace) -> int:
     }
     print(machine_line())
     for name, v in variants.items():
-        print(f"  {name}: code {v['code']} · model {v['model']} · POSEEDITOR_ORT_OPTIONS={v['ort'] or '(none)'}")
+        levers = v["ort"] or "(unset: the default levers)"
+        print(f"  {name}: code {v['code']} · model {v['model']} · POSEEDITOR_ORT_OPTIONS={levers}")
     procs = {}
     for name, v in variants.items():
         env = dict(os.environ, POSEEDITOR_ORT_OPTIONS=v["ort"])
@@ -202,7 +203,8 @@ def main() -> int:
     parser.add_argument("--model", help="a model folder: compare two variants of it (see above)")
     parser.add_argument("--compare-model", help="variant B's model folder (default: --model)")
     parser.add_argument("--compare-checkout", help="variant B's code: an older checkout's root (default: this one)")
-    parser.add_argument("--ort-options", default="", help="variant A's POSEEDITOR_ORT_OPTIONS (default: none)")
+    parser.add_argument("--ort-options", default="", help="variant A's POSEEDITOR_ORT_OPTIONS (default: unset, the "
+                        "default levers; 'none' for the plain session)")
     parser.add_argument("--compare-ort-options", default="", help="variant B's POSEEDITOR_ORT_OPTIONS")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--chunk", type=int, default=5, help="renders per variant per round")

@@ -7,11 +7,11 @@
 The second form compares two variants of one real model folder in one interleaved run: variant A is this
 checkout's code with `--model` (and $POSEEDITOR_ORT_OPTIONS=`--ort-options`); variant B is `--compare-checkout`'s
 code (first on sys.path; default this checkout) with `--compare-model` (default A's model) and
-`--compare-ort-options` (unset = the default levers, "none" = the plain session). Each variant lives in its own worker process; every round opens a fresh engine in each
-(open → first render: model load + source stage + one target render) and then times `--chunk` renders, A, B, A,
-B, … Prints medians, p95, fps (1000 / target-stage median) and B/A per stage, the SIMD level and the load.
+`--compare-ort-options` (unset = the default levers, "none" = the plain session). Each variant lives in its own
+worker process; every round opens a fresh engine in each (open → first render: model load + source stage + one
+target render) and then times `--chunk` renders, A, B, A, B, … (`--target-only`: the target stage alone). Prints medians, p95, fps (1000 / target-stage median) and B/A per stage, the SIMD level and the load.
 
-Random-weight models (speed does not depend on the weights). Stages, as the engine runs them:
+The first form uses random-weight models (speed does not depend on the weights). Stages, as the engine runs them:
   source  = crop + heatmaps + prior + source network (once per photo)
   target  = limb transforms + warp + target heatmaps + target network + composite (per drag event)
   render  = source + target + paste-back into a 1280×720 photo (what `poseeditor render` does, minus file I/O)

@@ -61,7 +61,7 @@ def build_random_model(folder: Path, config: str, size: int) -> Path:
 
 
 def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float, pace: str = "timer",
-        result_tab: str = "crop") -> dict:
+        result_tab: str = "crop", wait_after_open: float = 0.0) -> dict:
     import pyqtgraph as pg
     from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 
@@ -100,6 +100,8 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float,
         raise SystemExit(f"no render arrived: {window.engine_problem}")
     info = dict(window.engine_info or {})
     first_latency = window.latencies_ms[-1]
+    if wait_after_open > 0:  # let the background work after opening (photo side, fill) finish before the drag
+        QtTest.QTest.qWait(round(wait_after_open * 1000))
 
     view = window.photo_view
     viewport = view.viewport()
@@ -226,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="drags per variant in a comparison")
     parser.add_argument("--ort-options", default="", help="variant A's POSEEDITOR_ORT_OPTIONS in a comparison")
     parser.add_argument("--compare-ort-options", default="", help="variant B's POSEEDITOR_ORT_OPTIONS")
+    parser.add_argument("--wait-after-open", type=float, default=0.0,
+                        help="seconds to wait after the first render before the drag (default 0: drag at once)")
     parser.add_argument("--code", help=argparse.SUPPRESS)  # a comparison worker's checkout
     parser.add_argument("--result-tab", choices=("crop", "photo"), default="crop",
                         help="which result tab is shown while dragging (photo: the live full-photo composite)")
@@ -242,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare_model or args.compare_checkout or args.ort_options or args.compare_ort_options:
             report = compare(args, model, photo, pose)
         else:
-            report = run(model, photo, pose, args.events, args.hz, args.pace, args.result_tab)
+            report = run(model, photo, pose, args.events, args.hz, args.pace, args.result_tab, args.wait_after_open)
             width = max(len(k) for k in report)
             for key, value in report.items():
                 if key != "latencies_ms":
@@ -276,7 +280,8 @@ def compare(args: argparse.Namespace, model: str, photo: Path, pose: Path | None
                 out = Path(tmp) / f"{name}-{k}.json"
                 command = [sys.executable, str(here), "--code", v["code"], "--model", v["model"], "--photo",
                            str(photo), "--events", str(args.events), "--hz", str(args.hz), "--pace", args.pace,
-                           "--json", str(out)] + (["--pose", str(pose)] if pose else [])
+                           "--json", str(out), "--wait-after-open", str(args.wait_after_open)]
+                command += ["--pose", str(pose)] if pose else []
                 env = dict(os.environ, POSEEDITOR_ORT_OPTIONS=v["ort"])
                 subprocess.run(command, check=True, cwd=v["code"], stdout=subprocess.DEVNULL, env=env)
                 runs[name].append(json.loads(out.read_text()))

@@ -60,6 +60,14 @@ def build_random_model(folder: Path, config: str, size: int) -> Path:
     return folder
 
 
+def idle(QtCore, seconds: float) -> None:  # noqa: N803 (the Qt module, imported by the caller)
+    """Let the app run for `seconds` in a real event loop. Not QTest.qWait: that kept the GIL from the render
+    worker (its Python waits, e.g. the 50 ms pause before the photo side starts, did not end until qWait did)."""
+    loop = QtCore.QEventLoop()
+    QtCore.QTimer.singleShot(round(seconds * 1000), loop.quit)
+    loop.exec()
+
+
 def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float, pace: str = "timer",
         result_tab: str = "crop", wait_after_open: float = 0.0) -> dict:
     import pyqtgraph as pg
@@ -101,7 +109,7 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float,
     info = dict(window.engine_info or {})
     first_latency = window.latencies_ms[-1]
     if wait_after_open > 0:  # let the background work after opening (photo side, fill) finish before the drag
-        QtTest.QTest.qWait(round(wait_after_open * 1000))
+        idle(QtCore, wait_after_open)
 
     view = window.photo_view
     viewport = view.viewport()
@@ -166,9 +174,7 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float,
     gui_cpu_seconds = time.thread_time() - gui_cpu0  # the GUI thread alone, everything it did
     QtTest.QTest.mouseRelease(viewport, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier,
                               start)
-    settle = time.perf_counter() + 2.0
-    while time.perf_counter() < settle:
-        QtTest.QTest.qWait(20)
+    idle(QtCore, 2.0)
     latencies = window.latencies_ms[shown_before:]
     undo_steps = window.document.history.index
     window.close()

@@ -151,3 +151,32 @@ def _gif_frames(gif):
     from PIL import ImageSequence
 
     return [frame.copy() for frame in ImageSequence.Iterator(gif)]
+
+
+def test_fills_wait_while_a_drag_is_going_on(qtbot, person_photo, standing_pose):
+    from concurrent.futures import Future
+
+    from poseeditor.engine.photo_composite import prepare_photo
+    from poseeditor.geometry import crop_for_poses
+    from poseeditor.priors import segmentation_prior
+
+    crop = crop_for_poses(standing_pose, size=64)
+    prior = segmentation_prior(crop.to_crop(standing_pose.xy), standing_pose.visible, 64)
+    layers = prepare_photo(person_photo, crop, prior / prior.sum(axis=0), standing_pose.xy, standing_pose.visible)
+    worker = render_worker.RenderWorker()
+    submitted: list[object] = []
+    worker._fill_pool.submit = lambda fn, *a, **k: submitted.append(fn) or Future()  # type: ignore[method-assign]
+    state = object()
+    worker._state, worker._state_photo, worker._state_pose = state, person_photo, standing_pose
+    done: Future = Future()
+    done.set_result((layers, None))
+
+    worker._busy_since = 1.0  # poses keep coming: the photo side arrives mid-drag
+    worker._photo_side_done("side", state, done)
+    assert worker._layers is layers and submitted == []  # no fill competes with the drag
+    worker._busy_since = None  # the drag paused (what _finish sees)
+    worker._start_fills()
+    assert len(submitted) == 1
+    worker._start_fills()
+    assert len(submitted) == 1  # once per photo side
+    worker._fill_pool.shutdown(wait=False)

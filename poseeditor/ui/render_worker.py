@@ -113,6 +113,7 @@ class RenderWorker(QThread):
         self._person_mask: np.ndarray | None = None
         self._pasted_request_id = -1
         self._layers_pending: Any = None  # the source state whose photo side is being made
+        self._fills_started_for: Any = None  # the photo side whose fills were started
         self._photo_done: list[tuple[str, Any, Future]] = []  # finished photo-side jobs, for the worker thread
         self._fill_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poseeditor-fill",
                                              initializer=_lowest_priority)
@@ -275,6 +276,7 @@ class RenderWorker(QThread):
         hole and fill) and the grid of this render."""
         if request.photo_id != self._state_photo_id or self._state is None:
             return
+        self._start_fills()  # the drag paused: the fills may run now
         fresh_photo_side = self._pasted_request_id != request.request_id
         if fresh_photo_side:
             self._emit_pasted(request, result)
@@ -316,18 +318,9 @@ class RenderWorker(QThread):
                 return  # a photo or source that is no longer current
             layers, self._person_mask = made
             self._layers, self._layers_state = layers, made_for
-            photo, pose = self._state_photo, self._state_pose
-            if layers.fill_kind != "exemplar":
-                job = self._fill_pool.submit(FILL_CACHE.fill, layers.photo, layers.hole)
-                job.add_done_callback(lambda done, made_for=layers: self._post(("fill", made_for, done)))
-            if layers.to_work[0, 0] < 1.0:
-                # A photo larger than the preview: its full-resolution side (and fill) is made next, so an export
-                # later only composes (benchmarks/photo_export.py).
-                from poseeditor.engine import full_resolution_layers
-
-                job = self._fill_pool.submit(full_resolution_layers, photo, pose, made_for.crop, made_for.part_masks,
-                                             self._person_mask, self.engine.assignment)
-                job.add_done_callback(lambda done, state=made_for: self._post(("full", state, done)))
+            self._fills_started_for = None
+            if self._busy_since is None:  # no drag going on: the fills may start now (else when it pauses)
+                self._start_fills()
         elif kind == "fill":
             if made_for is not self._layers:
                 return
@@ -343,6 +336,25 @@ class RenderWorker(QThread):
         if last is not None and last[0] is self._state:
             self._emit_pasted(last[1], last[2])  # also for the grid's photo tiles when its tab is hidden
             self._emit_montage(last[1], last[2])
+
+    def _start_fills(self) -> None:
+        """The exemplar fill of the preview (and, for a photo larger than the preview, the full-resolution photo
+        side with its fill, so an export only composes), once per photo side. Started only while no drag is going
+        on: even at the lowest priority a fill took 0.4–0.8 of a core from a drag right after opening (p95 57 ->
+        74 ms, docs/editor.md); a drag that starts while it runs still shares the CPU with it."""
+        layers, state = self._layers, self._layers_state
+        if layers is None or state is not self._state or self._fills_started_for is layers:
+            return
+        self._fills_started_for = layers
+        if layers.fill_kind != "exemplar":
+            job = self._fill_pool.submit(FILL_CACHE.fill, layers.photo, layers.hole)
+            job.add_done_callback(lambda done, made_for=layers: self._post(("fill", made_for, done)))
+        if layers.to_work[0, 0] < 1.0:
+            from poseeditor.engine import full_resolution_layers
+
+            job = self._fill_pool.submit(full_resolution_layers, self._state_photo, self._state_pose, state.crop,
+                                         state.part_masks, self._person_mask, self.engine.assignment)
+            job.add_done_callback(lambda done, made_for=state: self._post(("full", made_for, done)))
 
     def full_photo_layers(self, crop: Any) -> Any:
         """The photo side at full resolution for the render of `crop`, if the worker has made it (any thread)."""

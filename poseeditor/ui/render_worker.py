@@ -114,6 +114,7 @@ class RenderWorker(QThread):
         self._pasted_request_id = -1
         self._layers_pending: Any = None  # the source state whose photo side is being made
         self._fills_started_for: Any = None  # the photo side whose fills were started
+        self._last_composite: tuple[Any, Any, np.ndarray] | None = None  # (result, photo side, composite image)
         self._photo_done: list[tuple[str, Any, Future]] = []  # finished photo-side jobs, for the worker thread
         self._fill_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poseeditor-fill",
                                              initializer=_lowest_priority)
@@ -267,6 +268,9 @@ class RenderWorker(QThread):
             self._unfinished = (request, result)
 
     def _emit_montage(self, request: _RenderRequest, result: Any) -> None:
+        last = self._last_composite
+        if last is not None and last[0] is result:  # the photo tiles: person mask, hole, fill, the composite
+            result.photo_intermediates = last[1].intermediates(last[2])
         self._montage_at = time.perf_counter()
         self._montage_request_id = request.request_id
         self.montageReady.emit(request.request_id, request.photo_id, build_montage(result))
@@ -371,7 +375,7 @@ class RenderWorker(QThread):
         if layers is None:
             return  # being made; shown for the last render when it is there
         composite = self.engine.compose_photo(layers, result)
-        result.photo_intermediates = layers.intermediates(composite.image)
+        self._last_composite = (result, layers, composite.image)  # the grid's photo tiles are made when it is
         self._pasted_request_id = request.request_id
         self.pasted.emit(request.request_id, composite.image)
 

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6 import QtWidgets  # noqa: E402
 
 import poseeditor.ui.main_window as main_window_module  # noqa: E402
 from poseeditor.image_io import save_image  # noqa: E402
@@ -21,15 +21,11 @@ GATE_TIMEOUT_S = 20  # only a guard: if the work ran on the GUI thread, the gate
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("POSEEDITOR_RECOVERY_DIR", str(tmp_path / "recovery"))
+    # Autosaves, QSettings and the close question are isolated by tests/conftest.py; no model is installed here.
     monkeypatch.setenv("POSEEDITOR_MODEL", str(tmp_path / "no-model-here"))
-    QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
-    QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope,
-                             str(tmp_path / "settings"))
     errors: list[tuple[str, str]] = []
     monkeypatch.setattr(QtWidgets.QMessageBox, "critical",
                         lambda _p, title, text, *a, **k: errors.append((title, text)))
-    monkeypatch.setattr(QtWidgets.QMessageBox, "question", lambda *a, **k: QtWidgets.QMessageBox.StandardButton.Discard)
     yield errors
     gc.collect()
 

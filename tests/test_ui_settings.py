@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6 import QtWidgets  # noqa: E402
 
 from poseeditor.image_io import save_image  # noqa: E402
 from poseeditor.ui import settings  # noqa: E402
@@ -18,13 +18,9 @@ from poseeditor.ui.main_window import MainWindow  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("POSEEDITOR_RECOVERY_DIR", str(tmp_path / "recovery"))
+    # Autosaves, QSettings and the close question are isolated by tests/conftest.py; no model is installed here.
     monkeypatch.setenv("POSEEDITOR_MODEL", str(tmp_path / "no-model-here"))
-    QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
-    QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope,
-                             str(tmp_path / "settings"))
     monkeypatch.setattr(QtWidgets.QMessageBox, "critical", lambda *a, **k: None)
-    monkeypatch.setattr(QtWidgets.QMessageBox, "question", lambda *a, **k: QtWidgets.QMessageBox.StandardButton.Discard)
     yield
     gc.collect()
 

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -213,17 +214,26 @@ class TrainConfig:
         return asdict(self)
 
 
+def vgg16_layers_problem(layers: Sequence[str]) -> str | None:
+    """What is wrong with a list of VGG16 layer names (None when nothing is): the config's check and the feature
+    network's (trainer/vgg_features.py) say the same."""
+    if not layers:
+        return f"must name at least one VGG16 layer (of {', '.join(VGG16_LAYERS)})"
+    unknown = [name for name in layers if name not in VGG16_LAYERS]
+    if unknown:
+        return f"unknown layer(s) {unknown}; VGG16 has {', '.join(VGG16_LAYERS)}"
+    if len(set(layers)) != len(layers):
+        return f"names a layer twice (repeated): {list(layers)}"
+    return None
+
+
 def _check_perceptual(lo: LossSection) -> None:
     """Layer names and their weights are checked even while loss.perceptual is 0: a typo must not wait for the
     day the term is switched on."""
     layers, weights = lo.perceptual_layers, lo.perceptual_layer_weights
-    if not layers:
-        raise ConfigError(f"loss.perceptual_layers must name at least one VGG16 layer (of {', '.join(VGG16_LAYERS)})")
-    unknown = [name for name in layers if name not in VGG16_LAYERS]
-    if unknown:
-        raise ConfigError(f"loss.perceptual_layers: unknown layer(s) {unknown}; VGG16 has {', '.join(VGG16_LAYERS)}")
-    if len(set(layers)) != len(layers):
-        raise ConfigError(f"loss.perceptual_layers names a layer twice: {layers}")
+    problem = vgg16_layers_problem(layers)
+    if problem:
+        raise ConfigError(f"loss.perceptual_layers: {problem}")
     if len(weights) != len(layers):
         raise ConfigError(
             f"loss.perceptual_layer_weights has {len(weights)} entries for {len(layers)} loss.perceptual_layers"

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer.config import VGG16_LAYERS, TrainerError
+from trainer.config import VGG16_LAYERS, TrainerError, vgg16_layers_problem
 
 if TYPE_CHECKING:
     from onnx import NodeProto
@@ -123,13 +123,9 @@ def read_conv_weights(path: str | Path | None = None) -> list[tuple[np.ndarray, 
 
 def check_layers(layers: Sequence[str]) -> None:
     """Refuse unknown or repeated layer names (with the list of valid ones)."""
-    if not layers:
-        raise VGGFeaturesError(f"no VGG16 layer given (some of {', '.join(LAYERS)})")
-    unknown = [name for name in layers if name not in LAYERS]
-    if unknown:
-        raise VGGFeaturesError(f"unknown VGG16 layer(s) {unknown}: one of {', '.join(LAYERS)}")
-    if len(set(layers)) != len(layers):
-        raise VGGFeaturesError(f"VGG16 layers repeated in {list(layers)}")
+    problem = vgg16_layers_problem(layers)
+    if problem:
+        raise VGGFeaturesError(f"VGG16 layers {list(layers)}: {problem}")
 
 
 class VGG16Features(nn.Module):

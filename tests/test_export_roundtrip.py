@@ -85,10 +85,11 @@ def test_export_records_the_background_and_evaluates_only_listed_videos(trained_
     out = tmp_path / "model"
     assert main(["export", str(trained_run / "run"), "--out", str(out), "--background", "inpaint",
                  "--background-why", "measured", "--eval", str(trained_run / "toy"), "--pairs", "4",
-                 "--only-videos", str(listed), "--cv2-background"]) == 0
+                 "--only-videos", str(listed), "--cv2-background", "--assignment", "network"]) == 0
     meta = json.loads((out / "model.json").read_text())
-    assert meta["inference"] == {"background": "inpaint", "why": "measured"}
-    assert load_engine(str(out), backend="onnx", threads=1).background_mode == "inpaint"
+    assert meta["inference"] == {"background": "inpaint", "why": "measured", "assignment": "network"}
+    engine = load_engine(str(out), backend="onnx", threads=1)
+    assert engine.background_mode == "inpaint" and engine.assignment == "network"
     card = (out / "MODEL_CARD.md").read_text()
     assert "model_cv2_background" in card and "restricted to 1 listed video" in card
     # the card's picture is a small JPEG (the model folder ships in the wheel), linked from the card

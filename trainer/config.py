@@ -98,6 +98,12 @@ class LossSection:
     perceptual_layers: list[str] = field(default_factory=lambda: ["relu1_2", "relu2_2", "relu3_2"])
     perceptual_layer_weights: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0])
     part_ce: float = 0.1  # cross-entropy of the part masks against synthetic part maps
+    # Per-class weights of part_ce (background + the 10 limbs in LIMBS order); empty = all 1. Issue 11: weighting
+    # the small parts (forearms, shins, head) up is what teaches the source segmentation to find them.
+    part_ce_class_weights: list[float] = field(default_factory=list)
+    # Side (pixels) at which the perceptual term compares output and target (area-downscaled first); 0 = the
+    # training size. 128 at a 256² crop costs about a quarter of the full-size term (docs/training.md).
+    perceptual_size: int = 0
     mask_bce: float = 0.1  # foreground mask against synthetic silhouettes
     background: float = 1.0  # L1 of the background module on real photos with person-shaped holes
     gan: float = 0.05  # adversarial phase only
@@ -185,6 +191,11 @@ class TrainConfig:
                 "loss.vgg > 0 needs loss.vgg_weights: a VGG19 weights file you supply (none can be downloaded here)"
             )
         _check_perceptual(lo)
+        _check_part_weights(lo)
+        if lo.perceptual_size and not 16 <= lo.perceptual_size <= m.image_size:
+            raise ConfigError(
+                f"loss.perceptual_size must be 0 (the training size) or 16..{m.image_size}, got {lo.perceptual_size}"
+            )
         if lo.ms_ssim > 0 and m.image_size < 64:
             raise ConfigError("loss.ms_ssim needs model.image_size >= 64 (five scales)")
         if m.architecture == "unet" and (lo.part_ce > 0 or lo.mask_bce > 0 or lo.background > 0):
@@ -225,6 +236,20 @@ def vgg16_layers_problem(layers: Sequence[str]) -> str | None:
     if len(set(layers)) != len(layers):
         return f"names a layer twice (repeated): {list(layers)}"
     return None
+
+
+def _check_part_weights(lo: LossSection) -> None:
+    from poseeditor.skeleton import NUM_LAYERS
+
+    weights = lo.part_ce_class_weights
+    if not weights:
+        return
+    if len(weights) != NUM_LAYERS:
+        raise ConfigError(
+            f"loss.part_ce_class_weights needs {NUM_LAYERS} entries (background + 10 limbs), got {len(weights)}"
+        )
+    if any(not (math.isfinite(w) and w >= 0) for w in weights) or sum(weights) <= 0:
+        raise ConfigError(f"loss.part_ce_class_weights must be finite and >= 0 with a positive sum, got {weights}")
 
 
 def _check_perceptual(lo: LossSection) -> None:

@@ -240,15 +240,19 @@ def feature_matching_loss(fake_features: list[torch.Tensor], real_features: list
 
 
 # ---------------------------------------------------------------------------------------------- auxiliary
-def part_cross_entropy(part_masks: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def part_cross_entropy(
+    part_masks: torch.Tensor, labels: torch.Tensor, class_weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """Cross-entropy of the (softmaxed, prior-weighted) part masks against label maps; 255 = unknown.
 
-    Returns 0 (with a graph) when no pixel is labelled, so batches of real frames without part maps are fine."""
+    `class_weights` (C,) weight each true class (a weighted mean, as `F.nll_loss` does). Returns 0 (with a graph)
+    when no pixel is labelled, so batches of real frames without part maps are fine."""
     known = labels != IGNORE_LABEL
     if not bool(known.any()):
         return part_masks.sum() * 0.0
     log_masks = torch.log(part_masks.clamp_min(1e-8))
-    return F.nll_loss(log_masks, labels, ignore_index=IGNORE_LABEL)
+    weight = None if class_weights is None else class_weights.to(log_masks.dtype)
+    return F.nll_loss(log_masks, labels, weight=weight, ignore_index=IGNORE_LABEL)
 
 
 def mask_bce(mask: torch.Tensor, target: torch.Tensor, has_mask: torch.Tensor) -> torch.Tensor:

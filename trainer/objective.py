@@ -44,9 +44,15 @@ def reconstruction_terms(
     if w.perceptual > 0:
         if vgg16 is None:
             raise ValueError("loss.perceptual > 0 but no VGG16 network was passed (build_perceptual_network)")
-        terms["perceptual"] = w.perceptual * L.perceptual_loss(vgg16, fake, real, w.perceptual_layer_weights)
+        p_fake, p_real = fake, real
+        if w.perceptual_size and w.perceptual_size < fake.shape[-1]:
+            size = (w.perceptual_size, w.perceptual_size)
+            p_fake = F.interpolate(fake, size=size, mode="area")
+            p_real = F.interpolate(real, size=size, mode="area")
+        terms["perceptual"] = w.perceptual * L.perceptual_loss(vgg16, p_fake, p_real, w.perceptual_layer_weights)
     if w.part_ce > 0 and "part_masks" in out:
-        terms["part_ce"] = w.part_ce * L.part_cross_entropy(out["part_masks"], batch["parts_src"])
+        class_weights = torch.tensor(w.part_ce_class_weights) if w.part_ce_class_weights else None
+        terms["part_ce"] = w.part_ce * L.part_cross_entropy(out["part_masks"], batch["parts_src"], class_weights)
     if w.mask_bce > 0 and "mask" in out:
         terms["mask_bce"] = w.mask_bce * L.mask_bce(out["mask"], batch["mask_tgt"], batch["has_mask"])
     if holes is not None and "hole_background" in out and w.background > 0:

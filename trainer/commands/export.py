@@ -33,6 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--background", choices=("network", "inpaint"), default=None,
                    help="record in model.json which background the editor should use (default: the network's)")
     p.add_argument("--background-why", default="", metavar="TEXT", help="the measurement behind --background")
+    p.add_argument("--assignment", choices=("network", "nearest", "nearest_reach"), default=None,
+                   help="record in model.json how the editor's photo-true composite splits the person into parts: "
+                   "the model's own part masks (network) or each pixel's nearest bone (docs/photo_composite.md; "
+                   "default: the editor's default)")
     p.add_argument("--failures", metavar="TEXT_OR_FILE", default="",
                    help="known failure cases for the card (text, or a file holding it)")
     p.set_defaults(func=run)
@@ -85,11 +89,14 @@ def run(args: argparse.Namespace) -> int:
     failures = args.failures
     if failures and Path(failures).is_file():
         failures = Path(failures).read_text(encoding="utf-8")
-    inference = None
+    inference: dict[str, str] = {}
     if args.background:
-        inference = {"background": args.background}
+        inference["background"] = args.background
         if args.background_why:
             inference["why"] = args.background_why
-    out = export_checkpoint(args.checkpoint, args.out, evaluations, failures, force=args.force, inference=inference)
+    if args.assignment:
+        inference["assignment"] = args.assignment
+    out = export_checkpoint(args.checkpoint, args.out, evaluations, failures, force=args.force,
+                            inference=inference or None)
     print(f"posetrain: exported {args.checkpoint} -> {out}")
     return 0

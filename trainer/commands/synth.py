@@ -23,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=256, help="frame side in pixels (default 256)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (each loads anny once, ~1 GB)")
+    p.add_argument("--motion-mix", default="v1", choices=("v1", "arms"),
+                   help="motion types drawn: v1 (the mix synth_v1 was made with) or arms (a third of the videos "
+                   "arms in front of the body and out of it; docs/synthetic.md)")
     p.add_argument("--contact-sheet", type=Path, default=None,
                    help="also write a contact sheet (2 frames of up to 16 videos) to this image file")
     p.set_defaults(func=run)
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with tqdm(total=args.videos, unit="video", desc="synth") as bar:
         rendered = synthesize(args.out, args.videos, args.frames, args.seed, args.size, args.workers,
-                              progress=bar.update)
+                              progress=bar.update, motion_mix=args.motion_mix)
     elapsed = time.perf_counter() - start
     frames = rendered * args.frames
     print(f"wrote {rendered} videos ({frames} frames) to {args.out} in {elapsed:.1f} s "

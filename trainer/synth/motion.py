@@ -19,7 +19,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MOTION_TYPES: tuple[str, ...] = ("walk", "squat", "swing", "serve", "reach", "wave", "random")
+MOTION_TYPES: tuple[str, ...] = ("walk", "squat", "swing", "serve", "reach", "wave", "random", "cross")
+
+# Named mixes of motion types (probabilities in MOTION_TYPES order). "v1" is the mix synth_v1 was made with
+# (no "cross"), kept so old seeds still give the same files; "arms" (issue 11) makes a third of the videos
+# arms-in-front-of-the-body motions, the case the first model's segmentation failed on.
+MOTION_MIXES: dict[str, tuple[float, ...]] = {
+    "v1": (0.18, 0.12, 0.16, 0.14, 0.14, 0.1, 0.16, 0.0),
+    "arms": (0.10, 0.07, 0.13, 0.10, 0.10, 0.07, 0.10, 0.33),
+}
 
 
 @dataclass(frozen=True)
@@ -235,9 +243,65 @@ def _random(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return keys[idx] * (1 - w) + keys[idx + 1] * w
 
 
+# Arm poses that put the forearm and hand in front of the torso (degrees; "twist" > 0 turns the forearm in
+# towards the belly when the elbow is bent): folded arms, a hand on the chest or belly, both hands together at
+# the waist (golf address, a batter's or racket grip), a forearm across the chest. (flex, abd, twist, elbow)
+_FRONT_POSES: tuple[tuple[float, float, float, float], ...] = (
+    (15.0, -10.0, 45.0, 90.0),    # folded arms: forearms across the chest
+    (10.0, -15.0, 45.0, 60.0),    # forearm across the belly
+    (25.0, -25.0, 25.0, 30.0),    # hands together in front of the waist (golf address, a bat or racket grip)
+    (45.0, -25.0, 20.0, 50.0),    # hands together in front of the chest
+    (10.0, -20.0, 40.0, 115.0),   # hand on the chest
+)
+
+
+def _front_arm(rng: np.random.Generator) -> np.ndarray:
+    """(flex, abd, twist, elbow) of one arm in front of the torso, a template with jitter."""
+    base = np.array(_FRONT_POSES[int(rng.integers(len(_FRONT_POSES)))])
+    return base + rng.normal(0.0, 1.0, 4) * np.array([8.0, 5.0, 6.0, 12.0])
+
+
+def _cross(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Arms in front of the body and out of it: key poses every 0.8-2 s where each arm is either in front of
+    the torso (folded, hand on the body, both hands gripping in front) or free anywhere in its range (raised,
+    out, down), joined by cosine interpolation, so the pairs teach raising an arm from in front of the body
+    (issue 11). Legs stay near standing; the trunk bends and twists a little (address / batting stances)."""
+    duration = float(t.max()) if len(t) else 0.0
+    n_keys = int(np.ceil(duration / rng.uniform(0.8, 2.0))) + 2
+    key_times = np.linspace(0, max(duration, 1e-3), n_keys)
+    keys = np.zeros((n_keys, len(DOFS)))
+    free_p = rng.uniform(0.3, 0.6)  # how often an arm leaves the front at a key
+    for k in range(n_keys):
+        grip = rng.random() < 0.3  # both hands together in front, the same template mirrored
+        shared = _front_arm(rng)
+        for side in ("r", "l"):
+            if not grip and rng.random() < free_p:
+                flex = rng.uniform(-30, 165)
+                abd = rng.uniform(-20, 120)
+                twist = rng.uniform(-30, 30)
+                elbow = rng.uniform(0, 120)
+            else:
+                flex, abd, twist, elbow = shared if grip else _front_arm(rng)
+            keys[k, DOF_INDEX[f"{side}_shoulder_flex"]] = flex
+            keys[k, DOF_INDEX[f"{side}_shoulder_abd"]] = abd
+            keys[k, DOF_INDEX[f"{side}_shoulder_twist"]] = twist
+            keys[k, DOF_INDEX[f"{side}_elbow_flex"]] = elbow
+            keys[k, DOF_INDEX[f"{side}_wrist_flex"]] = rng.uniform(-20, 20)
+            keys[k, DOF_INDEX[f"{side}_hip_flex"]] = rng.uniform(0, 1) ** 2 * 30
+            keys[k, DOF_INDEX[f"{side}_knee_flex"]] = rng.uniform(0, 1) ** 2 * 35
+            keys[k, DOF_INDEX[f"{side}_hip_abd"]] = rng.uniform(0, 15)
+        keys[k, DOF_INDEX["spine_bend"]] = rng.uniform(-5, 35)
+        keys[k, DOF_INDEX["spine_twist"]] = rng.uniform(-25, 25)
+        keys[k, DOF_INDEX["neck_nod"]] = rng.uniform(-10, 25)
+    idx = np.clip(np.searchsorted(key_times, t, side="right") - 1, 0, n_keys - 2)
+    u = (t - key_times[idx]) / (key_times[idx + 1] - key_times[idx])
+    w = (0.5 - 0.5 * np.cos(np.pi * u))[:, None]
+    return keys[idx] * (1 - w) + keys[idx + 1] * w
+
+
 MOTIONS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
     "walk": _walk, "squat": _squat, "swing": _swing, "serve": _serve, "reach": _reach, "wave": _wave,
-    "random": _random,
+    "random": _random, "cross": _cross,
 }
 
 
@@ -253,13 +317,19 @@ def smooth_random_walk(t: np.ndarray, rng: np.random.Generator, scale: float) ->
     return out
 
 
-def sample_motion(rng: np.random.Generator, n_frames: int, motion_type: str | None = None) -> tuple[str, np.ndarray]:
+def sample_motion(rng: np.random.Generator, n_frames: int, motion_type: str | None = None,
+                  mix: str = "v1") -> tuple[str, np.ndarray]:
     """(motion type, DOF vectors (n_frames, D)) at random, increasing times over a few seconds of motion.
 
     Frames are spread over the whole motion (not consecutive video frames) so that any two frames of a video
     make a useful training pair.
     """
-    kind = motion_type or str(rng.choice(MOTION_TYPES, p=[0.18, 0.12, 0.16, 0.14, 0.14, 0.1, 0.16]))
+    if mix not in MOTION_MIXES:
+        raise ValueError(f"unknown motion mix {mix!r}; known: {', '.join(MOTION_MIXES)}")
+    if mix == "v1" and motion_type is None:  # exactly the draw synth_v1 was made with
+        kind = str(rng.choice(MOTION_TYPES[:7], p=list(MOTION_MIXES["v1"][:7])))
+    else:
+        kind = motion_type or str(rng.choice(MOTION_TYPES, p=list(MOTION_MIXES[mix])))
     duration = rng.uniform(3.0, 10.0)
     t = np.sort(rng.uniform(0, duration, n_frames))
     base = MOTIONS[kind](t, rng)
@@ -269,7 +339,9 @@ def sample_motion(rng: np.random.Generator, n_frames: int, motion_type: str | No
         rest_bias[DOF_INDEX[f"{side}_shoulder_abd"]] = rng.uniform(-25, 5)
         rest_bias[DOF_INDEX[f"{side}_elbow_flex"]] = rng.uniform(5, 25)
         rest_bias[DOF_INDEX[f"{side}_knee_flex"]] = rng.uniform(0, 8)
-    noise_scale = 0.1 if kind == "random" else 0.25
+    if kind == "cross":  # the templates are the arms' whole pose: no relaxed-stance offset (still drawn above)
+        rest_bias[:] = 0.0
+    noise_scale = 0.1 if kind in ("random", "cross") else 0.25
     dofs = base + rest_bias + smooth_random_walk(t, rng, noise_scale)
     dofs = np.clip(dofs, DOF_LOW, DOF_HIGH)
     return kind, dofs

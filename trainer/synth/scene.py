@@ -141,11 +141,11 @@ def colour_temperature(kelvin: float) -> np.ndarray:
 
 
 def render_video(body: BodyModel, seed: int, n_frames: int, size: int = 256,
-                 motion_type: str | None = None) -> tuple[list[Frame], dict]:
+                 motion_type: str | None = None, motion_mix: str = "v1") -> tuple[list[Frame], dict]:
     """Render one synthetic video; returns its frames and a description (for the info file / debugging)."""
     rng = np.random.default_rng(seed)
     phenotype, age = body.sample_phenotype(int(rng.integers(2**31)))
-    kind, dofs = motion.sample_motion(rng, n_frames, motion_type)
+    kind, dofs = motion.sample_motion(rng, n_frames, motion_type, motion_mix)
     shape = body.rest_shape(phenotype)
     rest_joints = body.joints_3d(shape.rest_vertices[None], shape.rest_bone_heads[None])[0]
     rest_normals = vertex_normals(shape.rest_vertices, body.faces)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from poseeditor.errors import PoseEditorError
 from poseeditor.image_io import atomic_write_text, save_image
 
 FRAME_SUFFIX = ".jpg"
@@ -54,12 +55,13 @@ def write_video(out: Path, name: str, frames, description: dict) -> None:  # typ
     atomic_write_text(out / "info" / f"{name}.json", json.dumps(info, indent=1))
 
 
-def write_dataset_header(out: Path, seed: int, n_videos: int, n_frames: int, size: int) -> None:
+def write_dataset_header(out: Path, seed: int, n_videos: int, n_frames: int, size: int, motion_mix: str = "v1") -> None:
     from trainer.data.dataset_format import write_manifest
 
+    mix = "" if motion_mix == "v1" else f" --motion-mix {motion_mix}"
     write_manifest(
         out,
-        source=f"synthetic (anny; posetrain synth --videos {n_videos} --frames {n_frames} --seed {seed} --size {size})",
+        source=f"synthetic (anny; posetrain synth --videos {n_videos} --frames {n_frames} --seed {seed} --size {size}{mix})",
         licence="generated; background photos CC0/public domain/BSD-3, see trainer/synth/backgrounds/SOURCES.md",
     )
 
@@ -79,27 +81,32 @@ def _init_worker() -> None:
     _BODY = BodyModel()
 
 
-def _render_one(task: tuple[str, int, int, int, int]) -> int:
+def _render_one(task: tuple[str, int, int, int, int, str]) -> int:
     from trainer.synth.scene import render_video
 
-    out, seed, index, n_frames, size = task
-    frames, description = render_video(_BODY, video_seed(seed, index), n_frames, size)
+    out, seed, index, n_frames, size, motion_mix = task
+    frames, description = render_video(_BODY, video_seed(seed, index), n_frames, size, motion_mix=motion_mix)
     write_video(Path(out), video_name(index), frames, description)
     return index
 
 
 def synthesize(out: Path, n_videos: int, n_frames: int, seed: int, size: int = 256, workers: int = 1,
-               skip_existing: bool = True, progress: Callable[[int], None] | None = None) -> int:
+               skip_existing: bool = True, progress: Callable[[int], None] | None = None,
+               motion_mix: str = "v1") -> int:
     """Render videos 0..n_videos-1 into `out`; returns how many were rendered (finished ones are skipped,
     so an interrupted run resumes)."""
     from trainer.synth.body import require_anny
 
+    from trainer.synth.motion import MOTION_MIXES
+
+    if motion_mix not in MOTION_MIXES:
+        raise PoseEditorError(f"unknown motion mix {motion_mix!r}; known: {', '.join(MOTION_MIXES)}")
     require_anny()  # fail here with a clear message, not inside worker initialisers (a Pool would retry forever)
-    write_dataset_header(out, seed, n_videos, n_frames, size)
+    write_dataset_header(out, seed, n_videos, n_frames, size, motion_mix)
     todo = [i for i in range(n_videos) if not (skip_existing and (out / "info" / f"{video_name(i)}.json").exists())]
     if progress:
         progress(n_videos - len(todo))
-    tasks = [(str(out), seed, i, n_frames, size) for i in todo]
+    tasks = [(str(out), seed, i, n_frames, size, motion_mix) for i in todo]
     for _ in _run(tasks, workers):
         if progress:
             progress(1)

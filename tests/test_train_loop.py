@@ -293,3 +293,25 @@ def test_log_has_a_held_out_metric_with_each_sample_sheet(toy_root, tmp_path):
         assert 0.0 < float(r["held_out_l1"]) < 1.0
         assert -1.0 < float(r["held_out_ssim"]) < 1.0
     assert len(list((tmp_path / "run" / "samples").glob("step_*.png"))) == 2
+
+
+def test_segmentation_only_stage_trains_the_segmentation_and_nothing_else(toy_root, tmp_path):
+    """train.modules = "segmentation" (issue 11's cheap first stage): only part_ce is computed and only the
+    segmentation module's weights move; a config that cannot be trained that way is refused."""
+    from trainer.loop import train
+    from trainer.networks import build_generator
+
+    cfg = config_from_dict(tiny_config(toy_root, tmp_path / "seg", train={
+        "steps": 3, "modules": "segmentation", "lr": 1e-2}, loss={"part_ce": 1.0}))
+    torch.manual_seed(cfg.seed)
+    before = {k: v.clone() for k, v in build_generator(cfg).state_dict().items()}
+    result = train(cfg)
+    assert result.step == 3 and set(result.last_losses) == {"part_ce", "total"}
+    after = result.generator.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith(("segmentation_net.", "segmentation_head.")) for k in moved), sorted(moved)[:5]
+    with pytest.raises(ConfigError, match="train.modules"):
+        config_from_dict(tiny_config(toy_root, tmp_path / "x", train={"modules": "everything"}))
+    with pytest.raises(ConfigError, match="loss.part_ce > 0"):
+        config_from_dict(tiny_config(toy_root, tmp_path / "x", train={"modules": "segmentation"},
+                                     loss={"part_ce": 0.0}))

@@ -82,6 +82,9 @@ class TrainSection:
     grad_clip: float = 0.0  # 0 = off
     amp: bool = False  # bfloat16/float16 autocast on GPU
     compile: bool = False  # torch.compile the generator (GPU; slow to start on CPU)
+    # "all": the whole generator; "segmentation": only the source segmentation module runs and learns, from
+    # part_ce alone (a cheap first stage, ~4x fewer FLOPs per step; issue 11, docs/training.md).
+    modules: str = "all"
 
 
 @dataclass
@@ -192,6 +195,10 @@ class TrainConfig:
             )
         _check_perceptual(lo)
         _check_part_weights(lo)
+        if t.modules not in ("all", "segmentation"):
+            raise ConfigError(f"train.modules must be 'all' or 'segmentation', got {t.modules!r}")
+        if t.modules == "segmentation" and (m.architecture != "posewarp" or lo.part_ce <= 0):
+            raise ConfigError("train.modules = 'segmentation' needs model.architecture = 'posewarp' and loss.part_ce > 0")
         if lo.perceptual_size and not 16 <= lo.perceptual_size <= m.image_size:
             raise ConfigError(
                 f"loss.perceptual_size must be 0 (the training size) or 16..{m.image_size}, got {lo.perceptual_size}"

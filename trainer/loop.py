@@ -90,7 +90,8 @@ def _train(
     data = data or prepare_data(config, previous_data)
     pair_iter, hole_iter = _batch_streams(data, config, dist_info, step)
 
-    forward_module: nn.Module = TrainingForward(generator)
+    segmentation_only = tc.modules == "segmentation"
+    forward_module: nn.Module = TrainingForward(generator, segmentation_only)
     disc_module = discriminator
     if tc.compile:
         forward_module = torch.compile(forward_module)  # type: ignore[assignment]
@@ -152,10 +153,10 @@ def _train(
         while step < target_step and not stop.requested:
             t_step = time.perf_counter()
             batch = _to(next(pair_iter), device)
-            holes = _to(next(hole_iter), device) if hole_iter is not None else None
+            holes = _to(next(hole_iter), device) if hole_iter is not None and not segmentation_only else None
             rate.add_wait(time.perf_counter() - t_step)
             skipped_frames += sum(int(b["skipped_frames"].sum()) for b in (batch, holes or {}) if "skipped_frames" in b)
-            adversarial = discriminator is not None and step >= tc.adversarial_start
+            adversarial = discriminator is not None and step >= tc.adversarial_start and not segmentation_only
 
             # (1) the generator on the pairs (and its background module on the holed photos)
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_amp):

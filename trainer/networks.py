@@ -107,9 +107,10 @@ class TrainingForward(nn.Module):
     """What one training step runs through the generator, as ONE module (so DistributedDataParallel sees every
     parameter used exactly once per step): the pair forward and, when given, the background module on holes."""
 
-    def __init__(self, generator: nn.Module) -> None:
+    def __init__(self, generator: nn.Module, segmentation_only: bool = False) -> None:
         super().__init__()
         self.generator = generator
+        self.segmentation_only = segmentation_only
 
     def forward(
         self,
@@ -122,6 +123,9 @@ class TrainingForward(nn.Module):
         hole_background_mask: torch.Tensor | None = None,
         hole_heatmaps: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
+        if self.segmentation_only:  # train.modules = "segmentation": the other modules neither run nor learn
+            _, part_masks = self.generator.segment(image_src, heatmaps_src, prior_src)
+            return {"part_masks": part_masks}
         out = run_generator(self.generator, image_src, heatmaps_src, heatmaps_tgt, prior_src, transforms)
         if hole_input is not None:
             # The background module sees image·(background mask) and the mask; see `soft_background_mask`.

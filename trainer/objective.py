@@ -30,8 +30,10 @@ def reconstruction_terms(
     `vgg` is the user-supplied VGG19 (loss.vgg), `vgg16` the offline VGG16 trunk (loss.perceptual,
     `build_perceptual_network`)."""
     w = config.loss
-    fake, real = out["output"], batch["image_tgt"]
     terms: dict[str, torch.Tensor] = {}
+    if "output" not in out:  # train.modules = "segmentation": only the part masks were computed
+        return {"part_ce": _part_term(out, batch, config)}
+    fake, real = out["output"], batch["image_tgt"]
     fake_unit, real_unit = to_unit(fake), to_unit(real)
     if w.l1 > 0:
         terms["l1"] = w.l1 * F.l1_loss(fake_unit, real_unit)
@@ -51,8 +53,7 @@ def reconstruction_terms(
             p_real = F.interpolate(real, size=size, mode="area")
         terms["perceptual"] = w.perceptual * L.perceptual_loss(vgg16, p_fake, p_real, w.perceptual_layer_weights)
     if w.part_ce > 0 and "part_masks" in out:
-        class_weights = torch.tensor(w.part_ce_class_weights) if w.part_ce_class_weights else None
-        terms["part_ce"] = w.part_ce * L.part_cross_entropy(out["part_masks"], batch["parts_src"], class_weights)
+        terms["part_ce"] = _part_term(out, batch, config)
     if w.mask_bce > 0 and "mask" in out:
         terms["mask_bce"] = w.mask_bce * L.mask_bce(out["mask"], batch["mask_tgt"], batch["has_mask"])
     if holes is not None and "hole_background" in out and w.background > 0:
@@ -61,6 +62,12 @@ def reconstruction_terms(
         err = (to_unit(out["hole_background"]) - to_unit(holes["image"])).abs() * weight
         terms["background"] = w.background * err.sum() / (weight.sum() * 3.0)
     return terms
+
+
+def _part_term(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
+    w = config.loss
+    class_weights = torch.tensor(w.part_ce_class_weights) if w.part_ce_class_weights else None
+    return w.part_ce * L.part_cross_entropy(out["part_masks"], batch["parts_src"], class_weights)
 
 
 def build_perceptual_network(config: TrainConfig) -> nn.Module | None:

@@ -77,7 +77,7 @@ def scan_video(path: str, videos_dir: Path, stride: int, confidence: float) -> l
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", action="append", default=[], help="dataset folder (repeatable)")
-    parser.add_argument("--video", action="append", default=[], help=f"video, relative to --videos (repeatable)")
+    parser.add_argument("--video", action="append", default=[], help="video, relative to --videos (repeatable)")
     parser.add_argument("--videos", type=Path, default=VIDEOS)
     parser.add_argument("--stride", type=int, default=5)
     parser.add_argument("--min-confidence", type=float, default=0.5, help="detector confidence of the arm's joints")

@@ -9,9 +9,12 @@ Photos come from list files (`--list`, entries as in tools/real_frames.py: bundl
 their joints, demo-video frames posed by the detector) and/or photo globs (a photo with its `.pose.json` beside).
 
 Parts sheet, one row per photo: the photo with its skeleton (the arm to be raised drawn thick) | the nearest-bone
-assignment (`nearest`, the editor's default) | per model: the source stage's part masks arg-maxed in the photo
-(`network`: what the editor does with `inference.assignment: network`, limbs limited to a capsule around their
-bone) | that model's soft mask of the raised arm's forearm (+hand), mapped into the photo (bright = 1).
+assignment (`nearest`, the editor's default; it depends on the pose and the person mask only, so it is shown once)
+| per model: the plain arg-max of the source stage's part masks mapped into the photo (`argmax`) | what the editor
+makes of them with `inference.assignment: network` (`network`: the same arg-max with each limb limited to a capsule
+around its bone) | the soft mask of the raised arm's forearm (+hand), mapped into the photo (bright = 1).
+"fa x" in a tile's title: over the person's pixels within 0.035 person heights of that forearm's bone (elbow to
+wrist; a forearm is about that wide each side), the share labelled forearm, or the soft mask's mean.
 Labels are the engine's own (`Engine.prepare_photo`), restricted to the person mask the editor uses (the
 detector's, snapped to the photo; `--mask network`: the network's own split), painted in LAYER_COLOURS.
 
@@ -39,7 +42,7 @@ from real_frames import VIDEOS, RealFrame, list_entries, load_entry  # noqa: E40
 
 from poseeditor.engine import Engine, full_resolution_layers, load_engine  # noqa: E402
 from poseeditor.engine.engine import SourceState  # noqa: E402
-from poseeditor.engine.photo_composite import LABEL_ALPHA  # noqa: E402
+from poseeditor.engine.photo_composite import LABEL_ALPHA, person_height  # noqa: E402
 from poseeditor.errors import PoseEditorError  # noqa: E402
 from poseeditor.geometry import compose_affine  # noqa: E402
 from poseeditor.image_io import save_image  # noqa: E402
@@ -182,6 +185,25 @@ def argmax_labels(state: SourceState, alpha: np.ndarray) -> np.ndarray:
     return labels
 
 
+FOREARM_RADIUS = 0.035  # a forearm's half-width, as a fraction of the person's height
+
+
+def forearm_capsule(pose: Pose, side: str, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the pixels within FOREARM_RADIUS of the `side` forearm's bone (elbow to wrist)."""
+    _, elbow, wrist = ARMS[side]
+    radius = max(2, round(FOREARM_RADIUS * person_height(pose.xy, pose.visible)))
+    canvas = np.zeros(shape, np.uint8)
+    a, b = (tuple(int(v) for v in np.round(pose.xy[j])) for j in (elbow, wrist))
+    cv2.line(canvas, a, b, 1, 2 * radius)
+    for centre in (a, b):
+        cv2.circle(canvas, centre, radius, 1, -1)
+    return canvas > 0
+
+
+def mean_in(values: np.ndarray, where: np.ndarray) -> float:
+    return float(values[where].mean()) if where.any() else float("nan")
+
+
 def paint_soft(photo: np.ndarray, soft: np.ndarray) -> np.ndarray:
     grey = cv2.cvtColor(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB).astype(np.float32)
     heat = cv2.applyColorMap(np.clip(soft * 255.0 + 0.5, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
@@ -244,15 +266,27 @@ def parts_row(p: Prepared, models: list[Model], height: int) -> np.ndarray:
     photo = p.frame.photo
     box = person_box(p, with_target=False)
     tiles = [tile(draw_pose(photo, p.frame.pose, p.side), box, height, "photo + pose")]
+    limb = FOREARM_LAYER[p.side] - 1  # LIMBS index
+    capsule = forearm_capsule(p.frame.pose, p.side, photo.shape[:2])
+
+    def on_bone(labels: np.ndarray) -> str:
+        return f"{mean_in(labels == limb, capsule & (labels >= 0)):.2f}"
+
     nearest = models[0].engine.prepare_photo(photo, p.states[0], person_mask=p.mask, assignment="nearest")
-    tiles.append(tile(paint_labels(photo, nearest.labels), box, height, "nearest"))
+    tiles.append(tile(paint_labels(photo, nearest.labels), box, height, f"nearest, fa {on_bone(nearest.labels)}"))
     for model, state in zip(models, p.states):
         layers = model.engine.prepare_photo(photo, state, person_mask=p.mask, assignment="network")
-        tiles.append(tile(paint_labels(photo, argmax_labels(state, layers.alpha)), box, height,
-                          f"{model.label}: argmax"))
-        tiles.append(tile(paint_labels(photo, layers.labels), box, height, f"{model.label}: network"))
+        argmax = argmax_labels(state, layers.alpha)
+        tiles.append(tile(paint_labels(photo, argmax), box, height, f"{model.label}: argmax, fa {on_bone(argmax)}"))
+        tiles.append(tile(paint_labels(photo, layers.labels), box, height,
+                          f"{model.label}: network, fa {on_bone(layers.labels)}"))
         soft = soft_mask_in_photo(state, FOREARM_LAYER[p.side], photo.shape[:2])
-        tiles.append(tile(paint_soft(photo, soft), box, height, f"{model.label}: p({p.side}_forearm)"))
+        soft_mean = mean_in(soft, capsule & (layers.labels >= 0))
+        print(f"  {model.label}: near the {p.side} forearm's bone: nearest {on_bone(nearest.labels)}, argmax "
+              f"{on_bone(argmax)}, network {on_bone(layers.labels)} labelled forearm; p(forearm) {soft_mean:.2f}",
+              flush=True)
+        tiles.append(tile(paint_soft(photo, soft), box, height,
+                          f"{model.label}: p({p.side}_forearm), fa {soft_mean:.2f}"))
     return row_block(row_title(p), tiles)
 
 

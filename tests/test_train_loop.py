@@ -312,6 +312,26 @@ def test_segmentation_only_stage_trains_the_segmentation_and_nothing_else(toy_ro
     assert moved and all(k.startswith(("segmentation_net.", "segmentation_head.")) for k in moved), sorted(moved)[:5]
     with pytest.raises(ConfigError, match="train.modules"):
         config_from_dict(tiny_config(toy_root, tmp_path / "x", train={"modules": "everything"}))
+    with pytest.raises(ConfigError, match="architecture = 'posewarp'"):
+        config_from_dict(tiny_config(toy_root, tmp_path / "x", train={"modules": "foreground"},
+                                     model={"architecture": "unet"}))
     with pytest.raises(ConfigError, match="loss.part_ce > 0"):
         config_from_dict(tiny_config(toy_root, tmp_path / "x", train={"modules": "segmentation"},
                                      loss={"part_ce": 0.0}))
+
+
+def test_foreground_stage_trains_only_the_foreground_module(toy_root, tmp_path):
+    """train.modules = "foreground": the whole generator runs and all losses are computed, but only the
+    foreground/mask module (C) moves; the retrained segmentation stays exactly as it was."""
+    from trainer.loop import train
+    from trainer.networks import build_generator
+
+    cfg = config_from_dict(tiny_config(toy_root, tmp_path / "fg", train={
+        "steps": 3, "modules": "foreground", "lr": 1e-2, "adversarial_start": 1000, "hole_batch_size": 0}))
+    torch.manual_seed(cfg.seed)
+    before = {k: v.clone() for k, v in build_generator(cfg).state_dict().items()}
+    result = train(cfg)
+    assert result.step == 3 and {"l1", "ssim"} <= set(result.last_losses)
+    after = result.generator.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith(("foreground_net.", "foreground_head.")) for k in moved), sorted(moved)[:5]

@@ -68,6 +68,14 @@ class DataSection:
     augment: bool = True
 
 
+# What train.modules may name, and the generator's parameter prefixes each one trains (None = all).
+TRAINABLE_MODULES: dict[str, tuple[str, ...] | None] = {
+    "all": None,
+    "segmentation": ("segmentation_net.", "segmentation_head."),
+    "foreground": ("foreground_net.", "foreground_head."),
+}
+
+
 @dataclass
 class TrainSection:
     batch_size: int = 8
@@ -83,7 +91,9 @@ class TrainSection:
     amp: bool = False  # bfloat16/float16 autocast on GPU
     compile: bool = False  # torch.compile the generator (GPU; slow to start on CPU)
     # "all": the whole generator; "segmentation": only the source segmentation module runs and learns, from
-    # part_ce alone (a cheap first stage, ~4x fewer FLOPs per step; issue 11, docs/training.md).
+    # part_ce alone (a cheap first stage; issue 11, docs/training.md); "foreground": the whole generator runs,
+    # only the foreground/mask module (C) learns (segmentation and background frozen: a second stage that lets C
+    # adapt to a retrained segmentation without moving it).
     modules: str = "all"
 
 
@@ -195,10 +205,12 @@ class TrainConfig:
             )
         _check_perceptual(lo)
         _check_part_weights(lo)
-        if t.modules not in ("all", "segmentation"):
-            raise ConfigError(f"train.modules must be 'all' or 'segmentation', got {t.modules!r}")
-        if t.modules == "segmentation" and (m.architecture != "posewarp" or lo.part_ce <= 0):
-            raise ConfigError("train.modules = 'segmentation' needs model.architecture = 'posewarp' and loss.part_ce > 0")
+        if t.modules not in TRAINABLE_MODULES:
+            raise ConfigError(f"train.modules must be one of {', '.join(TRAINABLE_MODULES)}, got {t.modules!r}")
+        if t.modules != "all" and m.architecture != "posewarp":
+            raise ConfigError(f"train.modules = {t.modules!r} needs model.architecture = 'posewarp'")
+        if t.modules == "segmentation" and lo.part_ce <= 0:
+            raise ConfigError("train.modules = 'segmentation' needs loss.part_ce > 0")
         if lo.perceptual_size and not 16 <= lo.perceptual_size <= m.image_size:
             raise ConfigError(
                 f"loss.perceptual_size must be 0 (the training size) or 16..{m.image_size}, got {lo.perceptual_size}"

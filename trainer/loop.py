@@ -28,7 +28,7 @@ from torch import nn
 
 from trainer import losses as L
 from trainer.checkpoint import CheckpointError, latest_checkpoint, load_latest_intact, restore_rng, save_checkpoint
-from trainer.config import ModelSection, TrainConfig, TrainerError
+from trainer.config import TRAINABLE_MODULES, ModelSection, TrainConfig, TrainerError
 from trainer.data.holes import soft_background_mask
 from trainer.data.pairs import InfinitePairSampler, make_loader
 from trainer.data.split import TrainingData, endless_batches, prepare_data
@@ -80,6 +80,10 @@ def _train(
     vgg = L.load_vgg19(config.loss.vgg_weights).to(device) if config.loss.vgg > 0 else None
     vgg16 = build_perceptual_network(config)
     vgg16 = vgg16.to(device) if vgg16 is not None else None
+    trained = TRAINABLE_MODULES[tc.modules]
+    if trained is not None:  # the other modules are frozen: no gradients, no Adam updates
+        for name, parameter in generator.named_parameters():
+            parameter.requires_grad_(name.startswith(trained))
     optimizers = {"g": torch.optim.Adam(generator.parameters(), lr=tc.lr, betas=tuple(tc.betas))}
     if discriminator is not None:
         optimizers["d"] = torch.optim.Adam(discriminator.parameters(), lr=tc.lr_discriminator, betas=tuple(tc.betas))

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     frames = [(v, k) for v in videos for k in range(len(v))]
     if args.frames and args.frames < len(frames):
         frames = [frames[i] for i in np.linspace(0, len(frames) - 1, args.frames).round().astype(int)]
-    modes = ("network", "nearest")
+    modes = ("network", "hybrid", "nearest")
     inter = {m: np.zeros(NUM_LIMBS) for m in modes}
     union = {m: np.zeros(NUM_LIMBS) for m in modes}
     correct = dict.fromkeys(modes, 0)

@@ -204,3 +204,21 @@ def test_a_limb_dragged_to_three_times_its_length_is_not_blown_up(person_photo, 
 
     before, after = forearm_pixels(person_photo), forearm_pixels(composite.image)
     assert 0.5 * before < after < 1.4 * 1.4 * before
+
+
+def test_hybrid_assignment_takes_the_network_where_sure_and_the_nearest_bone_elsewhere(person_photo, standing_pose):
+    """Issue 11's hybrid: a network that is sure (all mass on the torso) wins everywhere; one that hesitates
+    (uniform masks) gives way to the nearest bone everywhere."""
+    crop = crop_for_poses(standing_pose, size=64)
+    person = figure_mask(standing_pose)
+    args = (person_photo, crop)
+    pose_args = (standing_pose.xy, standing_pose.visible, person)
+    nearest = prepare_photo(*args, prior_part_masks(standing_pose, crop), *pose_args, assignment="nearest").labels
+    uniform = np.full((11, 64, 64), 1 / 11, np.float32)
+    hesitant = prepare_photo(*args, uniform, *pose_args, assignment="hybrid").labels
+    np.testing.assert_array_equal(hesitant, nearest)
+    sure = np.zeros((11, 64, 64), np.float32)
+    sure[10] = 1.0  # torso
+    labels = prepare_photo(*args, sure, *pose_args, assignment="hybrid").labels
+    assert set(np.unique(labels[labels >= 0])) == {9}
+    assert (nearest[labels >= 0] != 9).any()

@@ -10,7 +10,10 @@ Rows, in one run on the same pairs:
 - photo_true:     the editor's composite (the engine's own settings): parts assigned as model.json says
                   (nearest bone by default), the target network's generated RGB in the gaps inside the new
                   silhouette;
-- photo_true_net_parts: the same with each person pixel assigned by the source network's part masks.
+- photo_true_net_parts: the same with each person pixel assigned by the source network's part masks;
+- photo_true_nearest:   the same with each person pixel to its nearest bone;
+- photo_true_hybrid:    the same with the network's part where it is sure, the nearest bone elsewhere
+                        (photo_composite.HYBRID_CONFIDENCE).
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from poseeditor.errors import PoseEditorError
 from poseeditor.skeleton import Pose
 from trainer.photo_metrics import grow, person_region_from_joints, photo_metrics, region_box
 
-ROWS = ("identity", "release", "warp_only_crop", "warp_fullres", "photo_true", "photo_true_net_parts")
+ROWS = ("identity", "release", "warp_only_crop", "warp_fullres", "photo_true", "photo_true_net_parts",
+        "photo_true_nearest", "photo_true_hybrid")
 METRICS = ("lpips", "edit_l1", "edit_ssim", "vacated_l1", "sharpness")
 
 
@@ -84,6 +88,8 @@ def render_rows(engine: Engine, frame: Frame, target: Pose, layers: dict[str, Ph
     out["warp_fullres"] = Engine.compose_photo(layers["nearest"], result, generated=False).image
     out["photo_true"] = engine.compose_photo(layers[engine.assignment], result).image
     out["photo_true_net_parts"] = engine.compose_photo(layers["network"], result).image
+    out["photo_true_nearest"] = engine.compose_photo(layers["nearest"], result).image
+    out["photo_true_hybrid"] = engine.compose_photo(layers["hybrid"], result).image
     return out
 
 
@@ -91,7 +97,7 @@ def source_layers(engine: Engine, frame: Frame) -> dict[str, PhotoLayers]:
     """The photo side of both full-resolution rows for one source frame, with the exemplar fill (cached)."""
     state = engine.prepare_source(frame.photo, frame.pose)
     layers = {}
-    for assignment in {"network", "nearest", engine.assignment}:
+    for assignment in {"network", "nearest", "hybrid", engine.assignment}:
         prepared = engine.prepare_photo(frame.photo, state, person_mask=frame.detector_mask, assignment=assignment)
         layers[assignment] = prepared.with_fill(FILL_CACHE.fill(prepared.photo, prepared.hole))
     return layers

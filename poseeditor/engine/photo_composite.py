@@ -32,7 +32,11 @@ from poseeditor.skeleton import LIMBS, NUM_LIMBS, Pose
 # Back to front: a moved arm passes in front of the torso, not behind it (the paper's networks learn occlusion;
 # a fixed order is what a per-part warp can do, and arms in front is the common case in photos).
 PAINT_ORDER: tuple[int, ...] = (9, 0, 5, 6, 7, 8, 1, 2, 3, 4)  # torso, head, thighs/shins, upper arms/forearms
-ASSIGNMENTS = ("network", "nearest", "nearest_reach")
+ASSIGNMENTS = ("network", "nearest", "nearest_reach", "hybrid")
+# "hybrid": the network's label where it is sure — its part's share of the limb probabilities at the pixel above
+# HYBRID_CONFIDENCE — and the nearest bone elsewhere (issue 11: the retrained segmentation finds forearms in front
+# of the torso, nearest bone is better where the network hesitates; docs/photo_composite.md).
+HYBRID_CONFIDENCE = 0.5
 # Measured on the tennis frames and held-out synthetic videos (docs/photo_composite.md): each person pixel to its
 # nearest bone beats the shipped model's part masks (LPIPS 0.128 vs 0.145 tennis, 0.071 vs 0.082 synthetic).
 DEFAULT_ASSIGNMENT = "nearest"
@@ -221,6 +225,38 @@ def nearest_part_labels(joints_work: np.ndarray, visible: np.ndarray, box: tuple
     return labels
 
 
+def network_part_labels(part_masks: np.ndarray, work_to_crop: np.ndarray, joints_work: np.ndarray,
+                        visible: np.ndarray, box: tuple[int, int, int, int], hybrid: bool = False) -> np.ndarray:
+    """(h, w) int8 over `box`: the source network's arg-max over the limb channels mapped into the region. A limb
+    takes only pixels within its reach of its bone (LIMB_REACH); the rest go to torso or head. `hybrid`: where the
+    chosen part holds no more than HYBRID_CONFIDENCE of the limb probabilities, the nearest bone's label instead.
+
+    A running arg-max (never all ten planes at once: a 4K person would need ~0.5 GB)."""
+    x0, y0, x1, y1 = box
+    best = np.full((y1 - y0, x1 - x0), -1.0, np.float32)
+    best_raw = np.zeros_like(best)
+    total = np.zeros_like(best)
+    labels = np.zeros((y1 - y0, x1 - x0), np.int8)
+    for part in range(NUM_LIMBS):
+        prob = _from_crop(part_masks[part + 1], work_to_crop, box)
+        if hybrid:
+            total += prob
+        raw = prob.copy() if hybrid else prob
+        reach = part_reach(joints_work, visible, part, box)
+        if reach is not None:
+            prob[~reach] = -0.5
+        better = prob > best
+        best[better] = prob[better]
+        labels[better] = part
+        if hybrid:
+            best_raw[better] = raw[better]
+    if hybrid:
+        unsure = best_raw <= HYBRID_CONFIDENCE * np.maximum(total, 1e-6)
+        nearest = nearest_part_labels(joints_work, visible, box)
+        labels[unsure] = nearest[unsure]
+    return labels
+
+
 def prepare_photo(
     photo: np.ndarray,
     crop: Crop,
@@ -275,21 +311,8 @@ def prepare_photo(
             region_labels = nearest_part_labels(joints_work, np.asarray(source_visible, bool), box,
                                                 within_reach=assignment == "nearest_reach")
         else:
-            # Running arg-max over the limb channels mapped into the region (never all ten planes at once: a 4K
-            # person would need ~0.5 GB). A limb takes only pixels within its reach of its bone (LIMB_REACH); the
-            # rest go to torso or head.
-            joints_work = apply_affine(to_work, source_xy_photo)
-            visible = np.asarray(source_visible, bool)
-            best = np.full((y1 - y0, x1 - x0), -1.0, np.float32)
-            region_labels = np.zeros((y1 - y0, x1 - x0), np.int8)
-            for part in range(NUM_LIMBS):
-                prob = _from_crop(part_masks[part + 1], work_to_crop, box)
-                reach = part_reach(joints_work, visible, part, box)
-                if reach is not None:
-                    prob[~reach] = -0.5
-                better = prob > best
-                best[better] = prob[better]
-                region_labels[better] = part
+            region_labels = network_part_labels(part_masks, work_to_crop, apply_affine(to_work, source_xy_photo),
+                                                np.asarray(source_visible, bool), box, hybrid=assignment == "hybrid")
         person = alpha[y0:y1, x0:x1] > LABEL_ALPHA
         region_labels = np.where(person, region_labels, -1).astype(np.int8)
         labels[y0:y1, x0:x1] = region_labels

@@ -7,6 +7,9 @@ import tempfile
 from pathlib import Path
 
 
+from poseeditor.engine.photo_composite import ASSIGNMENTS
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "export",
@@ -33,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--background", choices=("network", "inpaint"), default=None,
                    help="record in model.json which background the editor should use (default: the network's)")
     p.add_argument("--background-why", default="", metavar="TEXT", help="the measurement behind --background")
-    p.add_argument("--assignment", choices=("network", "nearest", "nearest_reach"), default=None,
+    p.add_argument("--assignment", choices=ASSIGNMENTS, default=None,
                    help="record in model.json how the editor's photo-true composite splits the person into parts: "
                    "the model's own part masks (network) or each pixel's nearest bone (docs/photo_composite.md; "
                    "default: the editor's default)")

@@ -4,8 +4,10 @@
 
 On a dataset with part maps (synthetic videos: `parts/<video>/<k>.png`, 0 = background, 1..10 = LIMBS order),
 every frame's person pixels (the true silhouette, so only the assignment is measured) are labelled by
-- `network`: the source stage's part masks of the model, mapped into the photo, arg-max over the limbs (limbs
-  limited to their reach around the bone, as the composite does);
+- `argmax`: the source segmentation alone: its part masks mapped into the photo, arg-max over the limbs;
+- `network`: the same with each limb limited to its reach around the bone (the composite's "network" setting);
+- `hybrid`: each part's probability weighted by exp(−distance to its bone / (0.05 · height)) (the composite's
+  "hybrid" setting, photo_composite.HYBRID_FALLOFF);
 - `nearest`: the nearest bone (or torso quadrilateral);
 and compared with the truth: IoU per part, the mean over parts, pixel accuracy, and the hard case — forearm
 pixels inside the torso's outline (arms in front of the body): the share of them labelled as their forearm.
@@ -35,6 +37,14 @@ def torso_outline(pose, shape: tuple[int, int]) -> np.ndarray:  # noqa: ANN001
     return canvas.astype(bool)
 
 
+def source_argmax(part_masks: np.ndarray, photo_to_crop: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The source stage's arg-max over the 10 limb channels, resampled into the photo (bilinear)."""
+    h, w = shape
+    planes = [cv2.warpAffine(np.ascontiguousarray(part_masks[p + 1], np.float32), photo_to_crop, (w, h),
+                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP) for p in range(part_masks.shape[0] - 1)]
+    return np.argmax(np.stack(planes), axis=0).astype(np.int16)
+
+
 def main(argv: list[str] | None = None) -> int:
     from poseeditor.engine import load_engine
     from poseeditor.engine.photo_composite import prepare_photo
@@ -54,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     frames = [(v, k) for v in videos for k in range(len(v))]
     if args.frames and args.frames < len(frames):
         frames = [frames[i] for i in np.linspace(0, len(frames) - 1, args.frames).round().astype(int)]
-    modes = ("network", "hybrid", "nearest")
+    modes = ("argmax", "network", "hybrid", "nearest")
     inter = {m: np.zeros(NUM_LIMBS) for m in modes}
     union = {m: np.zeros(NUM_LIMBS) for m in modes}
     correct = dict.fromkeys(modes, 0)
@@ -69,9 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         total += int(person.sum())
         hard_total += int(hard.sum())
         for mode in modes:
-            layers = prepare_photo(photo, state.crop, state.part_masks, pose.xy, pose.visible,
-                                   person_mask=person.astype(np.float32), assignment=mode)
-            labels = np.where(person, layers.labels, -1)
+            if mode == "argmax":  # the source segmentation alone: its arg-max over the limbs, nothing else
+                labels = source_argmax(state.part_masks, state.crop.matrix, truth.shape)
+            else:
+                layers = prepare_photo(photo, state.crop, state.part_masks, pose.xy, pose.visible,
+                                       person_mask=person.astype(np.float32), assignment=mode)
+                labels = layers.labels
+            labels = np.where(person, labels, -1)
             for part in range(NUM_LIMBS):
                 t, p = truth == part, labels == part
                 inter[mode][part] += (t & p).sum()

@@ -206,9 +206,9 @@ def test_a_limb_dragged_to_three_times_its_length_is_not_blown_up(person_photo, 
     assert 0.5 * before < after < 1.4 * 1.4 * before
 
 
-def test_hybrid_assignment_takes_the_network_where_sure_and_the_nearest_bone_elsewhere(person_photo, standing_pose):
+def test_hybrid_assignment_weighs_the_network_by_the_distance_to_each_bone(person_photo, standing_pose):
     """Issue 11's hybrid: a network that is sure (all mass on the torso) wins everywhere; one that hesitates
-    (uniform masks) gives way to the nearest bone everywhere."""
+    (uniform masks) gives way to the nearest bone everywhere; a part whose joints are all hidden takes nothing."""
     crop = crop_for_poses(standing_pose, size=64)
     person = figure_mask(standing_pose)
     args = (person_photo, crop)
@@ -222,3 +222,7 @@ def test_hybrid_assignment_takes_the_network_where_sure_and_the_nearest_bone_els
     labels = prepare_photo(*args, sure, *pose_args, assignment="hybrid").labels
     assert set(np.unique(labels[labels >= 0])) == {9}
     assert (nearest[labels >= 0] != 9).any()
+    hidden = standing_pose.visible.copy()
+    hidden[[3, 4]] = False  # right elbow and wrist: the right forearm has no visible joint
+    labels = prepare_photo(*args, uniform, standing_pose.xy, hidden, person, assignment="hybrid").labels
+    assert R_FOREARM not in labels

@@ -12,8 +12,8 @@ Rows, in one run on the same pairs:
                   silhouette;
 - photo_true_net_parts: the same with each person pixel assigned by the source network's part masks;
 - photo_true_nearest:   the same with each person pixel to its nearest bone;
-- photo_true_hybrid:    the same with the network's part where it is sure, the nearest bone elsewhere
-                        (photo_composite.HYBRID_CONFIDENCE).
+- photo_true_hybrid:    the same with the network's part probabilities weighted by the distance to each bone
+                        (photo_composite.HYBRID_FALLOFF).
 """
 
 from __future__ import annotations

@@ -33,10 +33,11 @@ from poseeditor.skeleton import LIMBS, NUM_LIMBS, Pose
 # a fixed order is what a per-part warp can do, and arms in front is the common case in photos).
 PAINT_ORDER: tuple[int, ...] = (9, 0, 5, 6, 7, 8, 1, 2, 3, 4)  # torso, head, thighs/shins, upper arms/forearms
 ASSIGNMENTS = ("network", "nearest", "nearest_reach", "hybrid")
-# "hybrid": the network's label where it is sure — its part's share of the limb probabilities at the pixel above
-# HYBRID_CONFIDENCE — and the nearest bone elsewhere (issue 11: the retrained segmentation finds forearms in front
-# of the torso, nearest bone is better where the network hesitates; docs/photo_composite.md).
-HYBRID_CONFIDENCE = 0.5
+# "hybrid": the network's part probability times a fall-off with the distance to the part's bone,
+# exp(−d / (HYBRID_FALLOFF · person height)), arg-max over the parts (issue 11: the retrained segmentation finds
+# forearms in front of the torso; the bone distance settles what it hesitates on; chosen on the training run's
+# held-out videos, docs/photo_composite.md).
+HYBRID_FALLOFF = 0.05
 # Measured on the tennis frames and held-out synthetic videos (docs/photo_composite.md): each person pixel to its
 # nearest bone beats the shipped model's part masks (LPIPS 0.128 vs 0.145 tennis, 0.071 vs 0.082 synthetic).
 DEFAULT_ASSIGNMENT = "nearest"
@@ -193,6 +194,23 @@ def body_region(joints: np.ndarray, visible: np.ndarray, box: tuple[int, int, in
     return region | (canvas > 0)
 
 
+def bone_distance(pts: np.ndarray, visible: np.ndarray, part: int, w: int, h: int) -> np.ndarray | None:
+    """(h, w) float32 distance of every pixel to a part's bone (or the torso's quadrilateral), by cv2's distance
+    transform; `pts` in the region's pixels. None when none of its joints is visible."""
+    use = [j for j in LIMBS[part] if visible[j]]
+    if not use:
+        return None
+    canvas = np.full((h, w), 255, np.uint8)
+    p = np.round(pts[use]).astype(np.int32)
+    if len(use) >= 3:
+        cv2.fillConvexPoly(canvas, cv2.convexHull(p), 0)
+    elif len(use) == 2:
+        cv2.line(canvas, tuple(int(v) for v in p[0]), tuple(int(v) for v in p[1]), 0, 1)
+    else:
+        cv2.circle(canvas, tuple(int(v) for v in p[0]), 1, 0, -1)
+    return cv2.distanceTransform(canvas, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
 def nearest_part_labels(joints_work: np.ndarray, visible: np.ndarray, box: tuple[int, int, int, int],
                         within_reach: bool = False) -> np.ndarray:
     """(h, w) int8 over `box`: for every pixel the body part whose bone (or torso quadrilateral) is nearest —
@@ -204,19 +222,10 @@ def nearest_part_labels(joints_work: np.ndarray, visible: np.ndarray, box: tuple
     best = np.full((h, w), np.inf, np.float32)
     labels = np.full((h, w), -1, np.int8)
     height = person_height(joints_work, visible)
-    for part, joints in enumerate(LIMBS):
-        use = [j for j in joints if visible[j]]
-        if not use:
+    for part in range(NUM_LIMBS):
+        distance = bone_distance(pts, visible, part, w, h)
+        if distance is None:
             continue
-        canvas = np.full((h, w), 255, np.uint8)
-        p = np.round(pts[use]).astype(np.int32)
-        if len(use) >= 3:
-            cv2.fillConvexPoly(canvas, cv2.convexHull(p), 0)
-        elif len(use) == 2:
-            cv2.line(canvas, tuple(int(v) for v in p[0]), tuple(int(v) for v in p[1]), 0, 1)
-        else:
-            cv2.circle(canvas, tuple(int(v) for v in p[0]), 1, 0, -1)
-        distance = cv2.distanceTransform(canvas, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
         if within_reach and LIMB_REACH[part] > 0.0:
             distance[distance > LIMB_REACH[part] * height] = np.inf
         closer = distance < best
@@ -227,33 +236,33 @@ def nearest_part_labels(joints_work: np.ndarray, visible: np.ndarray, box: tuple
 
 def network_part_labels(part_masks: np.ndarray, work_to_crop: np.ndarray, joints_work: np.ndarray,
                         visible: np.ndarray, box: tuple[int, int, int, int], hybrid: bool = False) -> np.ndarray:
-    """(h, w) int8 over `box`: the source network's arg-max over the limb channels mapped into the region. A limb
-    takes only pixels within its reach of its bone (LIMB_REACH); the rest go to torso or head. `hybrid`: where the
-    chosen part holds no more than HYBRID_CONFIDENCE of the limb probabilities, the nearest bone's label instead.
+    """(h, w) int8 over `box`: the source network's arg-max over the limb channels mapped into the region.
 
-    A running arg-max (never all ten planes at once: a 4K person would need ~0.5 GB)."""
+    Plain ("network"): a limb takes only pixels within its reach of its bone (LIMB_REACH); the rest go to torso or
+    head. `hybrid`: no reach; each part's probability is weighted by exp(−d / (HYBRID_FALLOFF · height)), d the
+    pixel's distance to that part's bone. A running arg-max (never all ten planes at once: a 4K person would need
+    ~0.5 GB)."""
     x0, y0, x1, y1 = box
-    best = np.full((y1 - y0, x1 - x0), -1.0, np.float32)
-    best_raw = np.zeros_like(best)
-    total = np.zeros_like(best)
-    labels = np.zeros((y1 - y0, x1 - x0), np.int8)
+    w, h = x1 - x0, y1 - y0
+    pts = np.asarray(joints_work, dtype=np.float64) - [x0, y0]
+    falloff = HYBRID_FALLOFF * person_height(joints_work, visible)
+    best = np.full((h, w), -1.0, np.float32)
+    labels = np.zeros((h, w), np.int8)
     for part in range(NUM_LIMBS):
         prob = _from_crop(part_masks[part + 1], work_to_crop, box)
         if hybrid:
-            total += prob
-        raw = prob.copy() if hybrid else prob
-        reach = part_reach(joints_work, visible, part, box)
-        if reach is not None:
-            prob[~reach] = -0.5
+            distance = bone_distance(pts, visible, part, w, h)
+            if distance is None:  # no visible joint: nowhere to put it, never chosen over a placed part
+                prob[:] = 0.0
+            else:
+                prob *= np.exp(-distance / max(falloff, 1e-6))
+        else:
+            reach = part_reach(joints_work, visible, part, box)
+            if reach is not None:
+                prob[~reach] = -0.5
         better = prob > best
         best[better] = prob[better]
         labels[better] = part
-        if hybrid:
-            best_raw[better] = raw[better]
-    if hybrid:
-        unsure = best_raw <= HYBRID_CONFIDENCE * np.maximum(total, 1e-6)
-        nearest = nearest_part_labels(joints_work, visible, box)
-        labels[unsure] = nearest[unsure]
     return labels
 
 

@@ -280,6 +280,8 @@ def parts_row(p: Prepared, models: list[Model], height: int) -> np.ndarray:
         tiles.append(tile(paint_labels(photo, argmax), box, height, f"{model.label}: argmax, fa {on_bone(argmax)}"))
         tiles.append(tile(paint_labels(photo, layers.labels), box, height,
                           f"{model.label}: network, fa {on_bone(layers.labels)}"))
+        hybrid = model.engine.prepare_photo(photo, state, person_mask=p.mask, assignment="hybrid").labels
+        tiles.append(tile(paint_labels(photo, hybrid), box, height, f"{model.label}: hybrid, fa {on_bone(hybrid)}"))
         soft = soft_mask_in_photo(state, FOREARM_LAYER[p.side], photo.shape[:2])
         soft_mean = mean_in(soft, capsule & (layers.labels >= 0))
         print(f"  {model.label}: near the {p.side} forearm's bone: nearest {on_bone(nearest.labels)}, argmax "
@@ -296,7 +298,7 @@ def repose_row(p: Prepared, models: list[Model], height: int) -> np.ndarray:
     tiles = [tile(draw_pose(photo, pose, p.side, p.target), box, height, "source + edit")]
     for model, state in zip(models, p.states):
         result = model.engine.render(state, p.target)
-        for assignment in ("network", "nearest"):
+        for assignment in ("network", "hybrid", "nearest"):
             layers = full_resolution_layers(photo, pose, state.crop, state.part_masks, p.mask, assignment)
             image = Engine.compose_photo(layers, result).image
             tiles.append(tile(image, box, height, f"{model.label}: {assignment}"))

@@ -26,6 +26,7 @@ from poseeditor.onnx_session import GENERATOR_LEVERS, default_threads, onnx_sess
 class Backend(Protocol):
     name: str
     device: str
+    dynamic_size: bool  # the target stage runs at any multiple of the networks' downsampling, not only the model's size
 
     def run_source(self, image: np.ndarray, source_heatmaps: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """-> part_masks (1,11,S,S), background (1,3,S,S)."""
@@ -71,6 +72,10 @@ class OnnxBackend:
                     raise ModelError(f"{path}: input {i.name} is {i.shape[-1]}² but model.json says {size}²")
             self.sessions[stage] = session
         self.target_takes_masks = any(i.name == "warped_masks" for i in self.sessions["target"].get_inputs())
+        # Graphs exported since issue 14 have symbolic spatial axes: the target stage can run at the drag-time
+        # preview's side. Older ones are fixed at the model's size (every render full size).
+        self.dynamic_size = all(not isinstance(d, int) for i in self.sessions["target"].get_inputs()
+                                for d in i.shape[2:])
         self.device = "cuda" if providers[0].startswith("CUDA") else "cpu"
         self.name = f"onnxruntime-{self.device}"
         self.threads = threads
@@ -110,6 +115,7 @@ class TorchBackend:
         self.source = SourceStage(generator).eval()
         self.target = target_stage(generator).eval()
         self.target_takes_masks = bool(generator.select)
+        self.dynamic_size = True  # fully convolutional networks
         self.device = device
         self.name = f"torch-{device}"
 

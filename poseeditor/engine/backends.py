@@ -6,6 +6,7 @@ the safetensors weights in torch (CUDA when available). Inputs and outputs are N
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
@@ -52,12 +53,17 @@ class OnnxBackend:
         elif device == "cuda":
             raise ModelError("the CUDA backend needs onnxruntime-gpu (pip install 'poseeditor[gpu]')")
         self.sessions = {}
-        for stage, path, inputs, outputs in (
+        stages = (
             ("source", files.source_onnx, SOURCE_INPUTS, SOURCE_OUTPUTS),
             ("target", files.target_onnx, TARGET_INPUTS, TARGET_OUTPUTS),
-        ):
-            session = onnx_session(path, threads, providers, what=f"{stage} stage of the generator",
-                                   levers=GENERATOR_LEVERS)
+        )
+        # Both sessions are made at once (onnxruntime's graph optimisation runs without the GIL): part of opening
+        # the editor with a photo, which waits for both (docs/drag_speed.md).
+        with ThreadPoolExecutor(max_workers=len(stages), thread_name_prefix="poseeditor-load") as pool:
+            opening = [pool.submit(onnx_session, path, threads, providers, what=f"{stage} stage of the generator",
+                                   levers=GENERATOR_LEVERS) for stage, path, _, _ in stages]
+            opened = [job.result() for job in opening]
+        for (stage, path, inputs, outputs), session in zip(stages, opened):
             got_in = tuple(i.name for i in session.get_inputs())
             got_out = tuple(o.name for o in session.get_outputs())
             accepted = [set(inputs)] + ([set(SELECT_TARGET_INPUTS)] if stage == "target" else [])

@@ -6,7 +6,10 @@ Everything here is numpy/cv2 around a `Backend`; no Qt, no torch unless the torc
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -38,8 +41,20 @@ from poseeditor.network_inputs import source_inputs, target_inputs
 from poseeditor.skeleton import JOINT_COLOURS, LAYER_NAMES, LIMB_NAMES, Pose
 
 
+T = TypeVar("T")
+
+
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
+
+
+def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
+    t0 = time.perf_counter()
+    return function(*args), _ms(t0)
+
+
+# One thread for work of the source stage that can run beside its network (the classical background fill).
+_SIDE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poseeditor-source")
 
 
 def heatmap_picture(heatmaps: np.ndarray) -> np.ndarray:
@@ -198,23 +213,22 @@ class Engine:
         source_xy = crop.to_crop(source_pose.xy)
         heatmaps, prior = source_inputs(source_xy, source_pose.visible, self.size)
         timings["source_prepare_ms"] = _ms(t0)
+        inpainting = None
+        if self.background_mode == "inpaint":
+            # The fill needs only the image and the prior: it runs beside the source network (cv2 and onnxruntime
+            # both leave the GIL), not after it — opening a photo waits for both (docs/drag_speed.md).
+            inpainting = _SIDE_POOL.submit(_timed, inpaint_background, unit_picture(image),
+                                           person_region_from_prior(prior))
         t0 = time.perf_counter()
         part_masks, background = self.backend.run_source(image[None], heatmaps[None], prior[None])
         timings["source_network_ms"] = _ms(t0)
-        if self.background_mode == "inpaint":
+        if inpainting is not None:
             t0 = time.perf_counter()
-            filled = inpaint_background(unit_picture(image), person_region_from_prior(prior))
+            filled, timings["inpaint_ms"] = inpainting.result()
             background = (np.moveaxis(filled, -1, 0)[None] * 2.0 - 1.0).astype(np.float32)
-            timings["inpaint_ms"] = _ms(t0)
-        layers = premultiplied_layers(image, part_masks[0])
-        preview = None
-        if self.preview_size:
-            t0 = time.perf_counter()
-            preview = preview_source(layers, background[0], source_xy, self.preview_size)
-            timings["preview_prepare_ms"] = _ms(t0)
+            timings["inpaint_wait_ms"] = _ms(t0)
         return SourceState(
-            preview=preview,
-            layers=layers,
+            layers=premultiplied_layers(image, part_masks[0]),
             background_unit=unit_picture(background[0]),
             source_unit=unit_picture(image),
             photo_shape=(h, w),
@@ -228,6 +242,15 @@ class Engine:
             background=background[0],
             timings=timings,
         )
+
+    def preview_of(self, state: SourceState) -> PreviewSource | None:
+        """The source at the drag-time side (made on the first drag-time render of `state`, a few ms, and kept):
+        not made when a photo is opened, so the first render does not wait for it."""
+        if self.preview_size is None:
+            return None
+        if state.preview is None or state.preview.size != self.preview_size:
+            state.preview = preview_source(state.layers, state.background, state.source_xy, self.preview_size)
+        return state.preview
 
     # ------------------------------------------------------------------------------------------ target stage
     def render(self, state: SourceState, target_pose: Pose, previous: RenderResult | None = None,
@@ -243,7 +266,7 @@ class Engine:
         export use full-size renders (docs/drag_speed.md)."""
         if (target_pose.width, target_pose.height) != (state.source_pose.width, state.source_pose.height):
             raise PoseEditorError("the target pose is for a different image size than the source pose")
-        low = state.preview if preview else None
+        low = self.preview_of(state) if preview else None
         side = low.size if low is not None else self.size
         reuse = None
         if previous is not None and previous.crop is state.crop and previous.warped_planes.shape[-1] == side:

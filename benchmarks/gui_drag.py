@@ -187,6 +187,7 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float,
         "model": info.get("model"),
         "config": info.get("config"),
         "size": info.get("size"),
+        "drag_size": info.get("drag_size", info.get("size")),  # the target stage's side while dragging
         "backend": info.get("backend"),
         "photo": str(photo),
         "mouse_events": events,
@@ -307,6 +308,7 @@ def compare(args: argparse.Namespace, model: str, photo: Path, pose: Path | None
             "target_network_ms_median": statistics.median(r["target_network_ms_median"] for r in runs[name]),
             "warp_ms_median": statistics.median(r["warp_ms_median"] for r in runs[name]),
             "per_run_latency_ms_median": [r["latency_ms_median"] for r in runs[name]],
+            "drag_size": runs[name][0].get("drag_size"),
         }
 
     result = {name: pooled(name) for name in variants}
@@ -318,7 +320,8 @@ def compare(args: argparse.Namespace, model: str, photo: Path, pose: Path | None
         a, b = result["A"][key], result["B"][key]
         print(f"{key:32} {a:9.1f} {b:9.1f} {b / a:6.2f}")
     for name in variants:
-        print(f"{name}: code imported from {result[name]['code']}; per-run medians "
+        print(f"{name}: code imported from {result[name]['code']}; target stage while dragging at "
+              f"{result[name]['drag_size']}²; per-run medians "
               f"{result[name]['per_run_latency_ms_median']}")
     print(machine_line())
     return {"simd": simd_level(), "load_average_during_run": loads, "variants": variants, "pooled": result,

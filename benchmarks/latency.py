@@ -3,6 +3,7 @@
     python benchmarks/latency.py [--sizes 256 128] [--repeats 30] [--threads N] [--json OUT]
     python benchmarks/latency.py --model A [--compare-model B] [--compare-checkout DIR]
                                  [--ort-options L] [--compare-ort-options L] [--rounds 10] [--chunk 5] [--json OUT]
+                                 [--target-only] [--drag-preview]
 
 The second form compares two variants of one real model folder in one interleaved run: variant A is this
 checkout's code with `--model` (and $POSEEDITOR_ORT_OPTIONS=`--ort-options`); variant B is `--compare-checkout`'s
@@ -97,12 +98,15 @@ def worker(model: str, threads: int | None) -> int:
                 sys.modules["poseeditor"].__file__).parents[1])}
         elif command == "run":
             rows = []
-            count, _, only = arg.partition(" ")
+            count, *flags = arg.split()
+            only = "target" if "target" in flags else ""
+            # "preview": the drag-time render (Engine.render(..., preview=True), this checkout's code only)
+            extra = {"preview": True} if "preview" in flags else {}
             for _ in range(int(count)):
                 t0 = time.perf_counter()
                 s = state if only == "target" else engine.prepare_source(photo, source)
                 t1 = time.perf_counter()
-                r = engine.render(state, target)
+                r = engine.render(state, target, **extra)
                 t2 = time.perf_counter()
                 if only != "target":
                     engine.paste_back(photo, s, r)
@@ -161,7 +165,9 @@ def compare(args: argparse.Namespace) -> int:
                 variants[name]["backend"] = reply["backend"]
                 variants[name]["imported_from"] = reply["code"]
                 outputs.setdefault(name, np.load(path))
-                for row in ask(name, f"run {args.chunk}" + (" target" if args.target_only else ""))["rows"]:
+                flags = (" target" if args.target_only else "") + (" preview" if name == "A" and args.drag_preview
+                                                                    else "")
+                for row in ask(name, f"run {args.chunk}{flags}")["rows"]:
                     for stage in STAGES:
                         times[name][stage].append(row[stage])
         for proc in procs.values():
@@ -210,6 +216,9 @@ def main() -> int:
     parser.add_argument("--chunk", type=int, default=5, help="renders per variant per round")
     parser.add_argument("--target-only", action="store_true",
                         help="time only the target stage per render (the drag path; source and render not timed)")
+    parser.add_argument("--drag-preview", action="store_true",
+                        help="variant A's timed renders are drag-time renders (the editor's while a drag goes on: "
+                             "target stage at Engine.preview_size, docs/drag_speed.md); B's as its code renders")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--code", help=argparse.SUPPRESS)
     parser.add_argument("--configs", nargs="+", default=["compact", "paper"])

@@ -207,3 +207,31 @@ def test_eval_errors(eval_setup, tmp_path):
         load_model(tmp_path)  # an empty folder: no model, no checkpoints
     assert main(["eval", "--model", str(eval_setup / "model"), "--data", str(tmp_path / "none")]) == 2
     assert main(["eval", "--model", str(eval_setup / "model"), "--data", str(eval_setup / "toy"), "--pairs", "0"]) == 2
+
+
+def test_eval_drag_preview_row_is_the_model_at_the_drag_time_side(eval_setup):
+    from trainer.evaluate import evaluate, load_model
+
+    model = load_model(eval_setup / "model")
+    result = evaluate(eval_setup / "other", {"model": model}, pairs=2, size=32, progress=False, drag_preview=True)
+    rows = {r["method"]: r for r in result.rows}
+    assert list(rows) == ["identity", "warp_only", "model", "model_drag"]
+    assert rows["model_drag"]["l1"] != rows["model"]["l1"]  # a different render, scored on the same pairs
+    assert 0 <= rows["model_drag"]["l1"] <= 1
+
+
+def test_photo_eval_drag_preview_rows(random_model_dir, person_photo, standing_pose, arm_up_pose):
+    from poseeditor.engine import load_engine
+    from trainer.photo_eval import DRAG_ROWS, Frame, render_rows, source_layers
+
+    engine = load_engine(str(random_model_dir), backend="onnx")
+    person = np.zeros(person_photo.shape[:2], bool)
+    person[40:260, 60:140] = True
+    frame = Frame(person_photo, standing_pose, person, None)
+    layers = source_layers(engine, frame)
+    plain = render_rows(engine, frame, arm_up_pose, layers)
+    rows = render_rows(engine, frame, arm_up_pose, layers, drag_preview=True)
+    assert set(rows) == set(plain) | set(DRAG_ROWS)
+    for name in DRAG_ROWS:
+        assert rows[name].shape == person_photo.shape
+    np.testing.assert_array_equal(rows["photo_true"], plain["photo_true"])  # the settled rows are unchanged

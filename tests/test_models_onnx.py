@@ -49,7 +49,35 @@ def test_names_and_shapes(exported: tuple[PoseWarpGenerator, Path], stage: str) 
     channels = {"image": 3, "source_heatmaps": 14, "prior": 11, "warped_layers": 30, "warped_masks": 10,
                 "target_heatmaps": 14, "background": 3}  # fmt: skip
     for i in session.get_inputs():
-        assert i.shape[1:] == [channels[i.name], 64, 64], i.name
+        assert i.shape[1] == channels[i.name], i.name
+        if stage == "target":  # issue 14: the editor runs the target stage smaller while dragging
+            assert all(isinstance(d, str) for d in i.shape[2:]), (i.name, i.shape)
+        else:  # the source stage runs once per photo at the model's size
+            assert i.shape[2:] == [64, 64], (i.name, i.shape)
+
+
+@pytest.mark.parametrize("side", [40, 16])
+def test_the_target_stage_runs_at_another_size_as_torch_does(exported: tuple[PoseWarpGenerator, Path], side: int) -> None:
+    import torch.nn.functional as F
+
+    generator, folder = exported
+    for stage, module in (("target", target_stage(generator)),):
+        inputs = tuple(F.interpolate(t, size=(side, side), mode="area") for t in stage_example_inputs(generator, stage))
+        session = onnxruntime.InferenceSession(str(folder / f"{stage}.onnx"), providers=["CPUExecutionProvider"])
+        got = session.run(None, {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs)})
+        with torch.no_grad():
+            expected = module(*inputs)
+        for name, a, b in zip((o.name for o in session.get_outputs()), got, expected):
+            assert a.shape[-2:] == (side, side), (stage, name)
+            assert np.abs(a - b.numpy()).max() <= 1e-4, (stage, name)
+
+
+def test_fixed_size_export_is_still_possible(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    generator = PoseWarpGenerator(get_config("tiny")).eval()
+    export_onnx(generator, tmp_path, dynamic_size=False)
+    session = onnxruntime.InferenceSession(str(tmp_path / "target.onnx"), providers=["CPUExecutionProvider"])
+    assert all(i.shape[2:] == [64, 64] for i in session.get_inputs())
 
 
 @pytest.mark.parametrize("batch", [1, 3])

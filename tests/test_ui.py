@@ -87,6 +87,8 @@ def wait_for_render_of(qtbot, window: MainWindow, pose) -> None:
         if window.engine_problem:
             pytest.fail(f"the model did not load: {window.engine_problem}")
         assert window.last_outcome is not None and window.last_outcome.pose == pose
+        # the settled render: a drag's drag-time renders are followed by one at full size (docs/drag_speed.md)
+        assert window.last_outcome.result.preview_size is None
 
     qtbot.waitUntil(rendered, timeout=RENDER_TIMEOUT_MS)
 

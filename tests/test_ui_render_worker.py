@@ -180,3 +180,44 @@ def test_fills_wait_while_a_drag_is_going_on(qtbot, person_photo, standing_pose)
     worker._start_fills()
     assert len(submitted) == 1  # once per photo side
     worker._fill_pool.shutdown(wait=False)
+
+
+def test_a_drag_renders_at_the_drag_time_side_and_the_pause_renders_full_size(qtbot, model_dir, photo_file,
+                                                                               standing_pose):
+    window = open_window(qtbot, model_dir, photo_file, standing_pose, recovery=False)
+    wait_for_render_of(qtbot, window, standing_pose)
+    assert window.last_outcome.result.preview_size is None  # a photo's first render is full size
+    preview = window.worker.engine.preview_size
+    assert preview is not None and preview < window.worker.engine.size
+    outcomes = []
+    window.resultShown.connect(lambda outcome, _latency: outcomes.append(outcome))
+    shown_before = len(window.latencies_ms)
+    view = window.photo_view
+    start = view.joint_view_position(4)
+    mouse_drag(qtbot, view.viewport(), start, start + type(start)(-40, -60), steps=20)
+    dragged = window.document.target_pose
+    # after the pause the last pose is shown again, rendered at full size
+    qtbot.waitUntil(lambda: outcomes and outcomes[-1].refined and outcomes[-1].pose == dragged,
+                    timeout=RENDER_TIMEOUT_MS)
+    assert any(o.result.preview_size == preview for o in outcomes)  # while the poses kept coming
+    final = window.last_outcome
+    assert final.result.preview_size is None
+    np.testing.assert_array_equal(final.result.output, window.worker.engine.render(
+        window.worker._state, dragged).output)
+    # the re-render answers no pose change: it is not counted as drag latency
+    assert len(window.latencies_ms) - shown_before == sum(not o.refined for o in outcomes)
+    window.close()
+
+
+def test_an_export_right_after_a_drag_time_render_is_made_at_full_size(qtbot, model_dir, photo_file, standing_pose,
+                                                                        arm_up_pose):
+    window = open_window(qtbot, model_dir, photo_file, standing_pose, recovery=False)
+    wait_for_render_of(qtbot, window, standing_pose)
+    worker = window.worker
+    engine = worker.engine
+    quick = engine.render(worker._state, arm_up_pose, preview=True)
+    outcome = render_worker.RenderOutcome(0, window._photo_id, arm_up_pose, quick, quick.output, 0.0, 0.0)
+    full = worker.full_size_result(outcome)
+    assert quick.preview_size is not None and full.preview_size is None
+    np.testing.assert_array_equal(full.output, engine.render(worker._state, arm_up_pose).output)
+    window.close()

@@ -177,6 +177,59 @@ def run_model(model: LoadedModel, batch: dict[str, torch.Tensor]) -> dict[str, t
     return result
 
 
+def run_model_drag_preview(model: LoadedModel, batch: dict[str, torch.Tensor], side: int | None = None,
+                           upsample: str = "bilinear") -> dict[str, torch.Tensor]:
+    """The editor's drag-time render (poseeditor.engine.preview) in torch: source stage at the model's size, then
+    the premultiplied limb layers and the background area-averaged to `side` (default: the editor's), the warp and
+    the target stage there, foreground and mask upsampled bilinearly and composited over the full-size
+    background. Outputs as `run_model`'s."""
+    from models.generator import PoseWarpGenerator, _sampling_grid
+    from models.onnx_export import size_step
+    from poseeditor.engine.preview import preview_side, preview_transforms, to_preview_xy
+    from poseeditor.heatmaps import joint_heatmaps
+
+    generator = model.generator
+    if not isinstance(generator, PoseWarpGenerator):
+        raise TrainerError("the drag-time preview is a posewarp generator's (two stages)")
+    eval_size = batch["image_src"].shape[-1]
+    x = model_inputs_at(batch, model.image_size)
+    size = model.image_size
+    side = side or preview_side(size, size_step(generator))
+    if side is None:
+        raise TrainerError(f"a {size}² model has no drag-time side")
+    k = size / side
+    scale = size / eval_size
+    with torch.no_grad():
+        _, part_masks = generator.segment(x["image_src"], x["heatmaps_src"], x["prior_src"])
+        background = generator.inpaint_background(x["image_src"], part_masks, x["heatmaps_src"])
+        n, limbs = part_masks.shape[0], part_masks.shape[1] - 1
+        masks = part_masks[:, 1:, None]
+        planes = torch.cat([x["image_src"][:, None] * masks, masks], dim=2).reshape(n, limbs * 4, size, size)
+        planes = F.interpolate(planes, size=(side, side), mode="area").reshape(n * limbs, 4, side, side)
+        transforms = torch.from_numpy(preview_transforms(x["transforms"].numpy().reshape(-1, 2, 3), k))
+        grid = _sampling_grid(transforms.to(planes.dtype), side, side)
+        warped = F.grid_sample(planes, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        warped = warped.reshape(n, limbs, 4, side, side)
+        heatmaps = torch.stack([
+            torch.from_numpy(joint_heatmaps(to_preview_xy(_scale_xy(jt[:, :2], scale), k), jt[:, 2] > 0.5, side))
+            for jt in batch["joints_tgt"].numpy()
+        ])
+        fg, mask, output = generator.synthesize(warped[:, :, :3].reshape(n, limbs * 3, side, side), heatmaps,
+                                                F.interpolate(background, size=(side, side), mode="area"),
+                                                warped[:, :, 3])
+    result = {}
+    for key, t in (("foreground", fg), ("mask", mask)):
+        t = F.interpolate(t.float(), size=(eval_size, eval_size), mode=upsample, align_corners=False)
+        result[key] = t if key == "mask" else (t + 1.0) * 0.5
+    # The composite over the background at full size, as the engine does (the background stays sharp).
+    if background.shape[-1] != eval_size:
+        background = F.interpolate(background, size=(eval_size, eval_size), mode="bilinear", antialias=True,
+                                   align_corners=False)
+    m = result["mask"]
+    result["output"] = m * result["foreground"] + (1.0 - m) * (background + 1.0) * 0.5
+    return result
+
+
 # ---------------------------------------------------------------------------------------------- metrics
 def person_regions(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """(N,1,S,S) 0/1: the target's silhouette where known, else its joint box padded 10 %."""
@@ -226,8 +279,10 @@ def evaluate(
     sheet_path: str | os.PathLike[str] | None = None,
     progress: bool = True,
     only_videos: set[str] | None = None,
+    drag_preview: bool = False,
 ) -> EvalResult:
-    """`models` maps a row name ("model", "unet", "paper") to a loaded model."""
+    """`models` maps a row name ("model", "unet", "paper") to a loaded model. `drag_preview`: add the row
+    "model_drag", the model as the editor renders it while a drag is going on (target stage at half the side)."""
     from trainer.data import read_dataset
     from trainer.data.pairs import PosePairDataset
 
@@ -247,6 +302,8 @@ def evaluate(
     methods = ["identity", "warp_only"] + [m for m in ("unet", "paper", "model") if m in models]
     if cv2_background and "model" in models:
         methods.append("model_cv2_background")
+    if drag_preview and "model" in models:
+        methods.append("model_drag")
     collected: dict[str, dict[str, list[np.ndarray]]] = {m: defaultdict(list) for m in methods}
     video_of: list[str] = []
     sheet_rows: list[np.ndarray] = []
@@ -276,6 +333,8 @@ def evaluate(
                 outputs[name] = out["output"]
                 if name == "model":
                     model_out = out
+        if "model_drag" in methods:
+            outputs["model_drag"] = run_model_drag_preview(models["model"], batch)["output"]
         if "model_cv2_background" in methods and model_out is not None and "mask" in model_out:
             m = model_out["mask"]
             outputs["model_cv2_background"] = m * model_out["foreground"] + (1 - m) * torch.stack(cv2_bgs)

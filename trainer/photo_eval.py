@@ -38,6 +38,9 @@ from trainer.photo_metrics import grow, person_region_from_joints, photo_metrics
 
 ROWS = ("identity", "release", "warp_only_crop", "warp_fullres", "photo_true", "photo_true_net_parts",
         "photo_true_nearest", "photo_true_hybrid")
+# With --drag-preview: the editor's composite from the drag-time render (target stage at half the side) and the
+# crop-level paste-back of that render, beside the settled rows (docs/drag_speed.md).
+DRAG_ROWS = ("release_drag", "photo_true_drag")
 METRICS = ("lpips", "edit_l1", "edit_ssim", "vacated_l1", "sharpness")
 
 
@@ -74,8 +77,9 @@ def perceptual_crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.nda
     return cv2.resize(crop, (max(32, (x1 - x0) // 2), max(32, (y1 - y0) // 2)), interpolation=cv2.INTER_AREA)
 
 
-def render_rows(engine: Engine, frame: Frame, target: Pose, layers: dict[str, PhotoLayers]) -> dict[str, np.ndarray]:
-    """Every row's full-resolution output for one pair."""
+def render_rows(engine: Engine, frame: Frame, target: Pose, layers: dict[str, PhotoLayers],
+                drag_preview: bool = False) -> dict[str, np.ndarray]:
+    """Every row's full-resolution output for one pair (`drag_preview`: also DRAG_ROWS)."""
     from trainer.baselines import warp_only
 
     state = engine.prepare_source(frame.photo, frame.pose)
@@ -90,6 +94,12 @@ def render_rows(engine: Engine, frame: Frame, target: Pose, layers: dict[str, Ph
     out["photo_true_net_parts"] = engine.compose_photo(layers["network"], result).image
     out["photo_true_nearest"] = engine.compose_photo(layers["nearest"], result).image
     out["photo_true_hybrid"] = engine.compose_photo(layers["hybrid"], result).image
+    if drag_preview:
+        if engine.preview_size is None:
+            raise PoseEditorError(f"{engine.info['model']}: this model has no drag-time preview (fixed-size ONNX)")
+        dragged = engine.render(state, target, preview=True)
+        out["release_drag"] = engine.paste_back(frame.photo, state, dragged)
+        out["photo_true_drag"] = engine.compose_photo(layers[engine.assignment], dragged).image
     return out
 
 
@@ -109,16 +119,18 @@ def evaluate_photos(
     pairs: list[tuple[int, int, int]],
     perceptual: Callable[[np.ndarray, np.ndarray], float] | None,
     progress: Callable[[int], None] | None = None,
+    drag_preview: bool = False,
 ) -> PhotoEvalResult:
     """Score every row on `pairs` of (video, source frame, target frame)."""
-    sums: dict[str, dict[str, list[float]]] = {r: {m: [] for m in METRICS} for r in ROWS}
+    rows_used = ROWS + (DRAG_ROWS if drag_preview else ())
+    sums: dict[str, dict[str, list[float]]] = {r: {m: [] for m in METRICS} for r in rows_used}
     per_pair: list[dict[str, Any]] = []
     layer_cache: dict[tuple[int, int], dict[str, PhotoLayers]] = {}
     for n, (v, i, j) in enumerate(pairs):
         source, target = frames[v][i], frames[v][j]
         if (v, i) not in layer_cache:
             layer_cache = {(v, i): source_layers(engine, source)}  # pairs come grouped by source frame
-        outputs = render_rows(engine, source, target.pose, layer_cache[(v, i)])
+        outputs = render_rows(engine, source, target.pose, layer_cache[(v, i)], drag_preview)
         g = edit_grow_px(target.pose)
         box = region_box(grow(source.person | target.person, g))
         truth_crop = perceptual_crop(target.photo, box) if perceptual else None

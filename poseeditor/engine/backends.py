@@ -6,6 +6,7 @@ the safetensors weights in torch (CUDA when available). Inputs and outputs are N
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
@@ -26,6 +27,7 @@ from poseeditor.onnx_session import GENERATOR_LEVERS, default_threads, onnx_sess
 class Backend(Protocol):
     name: str
     device: str
+    dynamic_size: bool  # the target stage runs at any multiple of the networks' downsampling, not only the model's size
 
     def run_source(self, image: np.ndarray, source_heatmaps: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """-> part_masks (1,11,S,S), background (1,3,S,S)."""
@@ -51,12 +53,17 @@ class OnnxBackend:
         elif device == "cuda":
             raise ModelError("the CUDA backend needs onnxruntime-gpu (pip install 'poseeditor[gpu]')")
         self.sessions = {}
-        for stage, path, inputs, outputs in (
+        stages = (
             ("source", files.source_onnx, SOURCE_INPUTS, SOURCE_OUTPUTS),
             ("target", files.target_onnx, TARGET_INPUTS, TARGET_OUTPUTS),
-        ):
-            session = onnx_session(path, threads, providers, what=f"{stage} stage of the generator",
-                                   levers=GENERATOR_LEVERS)
+        )
+        # Both sessions are made at once (onnxruntime's graph optimisation runs without the GIL): part of opening
+        # the editor with a photo, which waits for both (docs/drag_speed.md).
+        with ThreadPoolExecutor(max_workers=len(stages), thread_name_prefix="poseeditor-load") as pool:
+            opening = [pool.submit(onnx_session, path, threads, providers, what=f"{stage} stage of the generator",
+                                   levers=GENERATOR_LEVERS) for stage, path, _, _ in stages]
+            opened = [job.result() for job in opening]
+        for (stage, path, inputs, outputs), session in zip(stages, opened):
             got_in = tuple(i.name for i in session.get_inputs())
             got_out = tuple(o.name for o in session.get_outputs())
             accepted = [set(inputs)] + ([set(SELECT_TARGET_INPUTS)] if stage == "target" else [])
@@ -71,6 +78,10 @@ class OnnxBackend:
                     raise ModelError(f"{path}: input {i.name} is {i.shape[-1]}² but model.json says {size}²")
             self.sessions[stage] = session
         self.target_takes_masks = any(i.name == "warped_masks" for i in self.sessions["target"].get_inputs())
+        # Graphs exported since issue 14 have symbolic spatial axes: the target stage can run at the drag-time
+        # preview's side. Older ones are fixed at the model's size (every render full size).
+        self.dynamic_size = all(not isinstance(d, int) for i in self.sessions["target"].get_inputs()
+                                for d in i.shape[2:])
         self.device = "cuda" if providers[0].startswith("CUDA") else "cpu"
         self.name = f"onnxruntime-{self.device}"
         self.threads = threads
@@ -110,6 +121,7 @@ class TorchBackend:
         self.source = SourceStage(generator).eval()
         self.target = target_stage(generator).eval()
         self.target_takes_masks = bool(generator.select)
+        self.dynamic_size = True  # fully convolutional networks
         self.device = device
         self.name = f"torch-{device}"
 

@@ -6,7 +6,10 @@ Everything here is numpy/cv2 around a `Backend`; no Qt, no torch unless the torc
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -24,15 +27,34 @@ from poseeditor.engine.photo_composite import (
 )
 from poseeditor.engine.photo_fill import FILL_CACHE, FillCache
 from poseeditor.engine.warp import premultiplied_layers, warp_layers
+from poseeditor.engine.preview import (
+    PreviewSource,
+    drag_preview_size,
+    preview_source,
+    preview_target_inputs,
+    upsample_planes,
+)
 from poseeditor.errors import PoseEditorError
-from poseeditor.geometry import Crop, crop_for_poses
+from poseeditor.geometry import Crop, crop_for_poses, limb_transforms
 from poseeditor.image_io import unit_picture
 from poseeditor.network_inputs import source_inputs, target_inputs
 from poseeditor.skeleton import JOINT_COLOURS, LAYER_NAMES, LIMB_NAMES, Pose
 
 
+T = TypeVar("T")
+
+
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
+
+
+def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
+    t0 = time.perf_counter()
+    return function(*args), _ms(t0)
+
+
+# One thread for work of the source stage that can run beside its network (the classical background fill).
+_SIDE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poseeditor-source")
 
 
 def heatmap_picture(heatmaps: np.ndarray) -> np.ndarray:
@@ -59,6 +81,8 @@ class SourceState:
     background_unit: np.ndarray  # (S,S,3) in [0,1], for display
     source_unit: np.ndarray  # (S,S,3) in [0,1], for display
     timings: dict[str, float] = field(default_factory=dict)
+    # The same at the drag-time resolution (Engine.preview_size), when the model can run at it.
+    preview: PreviewSource | None = None
 
     @property
     def size(self) -> int:
@@ -85,6 +109,15 @@ class RenderResult:
     assignment: str = DEFAULT_ASSIGNMENT  # how the photo's person pixels are split into parts (Engine.assignment)
     # The photo side of the composite in the crop's frame (person mask, hole, fill, photo result), when made.
     photo_intermediates: dict[str, np.ndarray] | None = None
+    # The side the target stage ran at, when it was a drag-time render at a lower resolution than the crop (then
+    # output, foreground and mask are upsampled to the crop; warped layers and target heatmaps stay at this side).
+    preview_size: int | None = None
+    net_transforms: np.ndarray | None = None  # (10,2,3) the transforms in the preview's pixels (preview renders)
+
+    @property
+    def transforms_at_side(self) -> np.ndarray:
+        """The transforms the warped layers were made with (in the pixels of the side the target stage ran at)."""
+        return self.net_transforms if self.net_transforms is not None else self.transforms
 
     @property
     def warped_layers(self) -> np.ndarray:
@@ -98,9 +131,11 @@ class RenderResult:
         so the pictures are the same for a fraction of the work: the editor's grid is rebuilt while dragging).
         """
 
+        size = size or self.crop.size  # a drag-time render's smaller planes are shown at the crop's size
+
         def fit(plane: np.ndarray) -> np.ndarray:
             plane = np.ascontiguousarray(plane, dtype=np.float32)
-            if size is None or plane.shape[0] == size:
+            if plane.shape[0] == size:
                 return plane
             interpolation = cv2.INTER_AREA if plane.shape[0] > size else cv2.INTER_NEAREST
             return cv2.resize(plane, (size, size), interpolation=interpolation)
@@ -117,7 +152,7 @@ class RenderResult:
         out["output"] = fit(self.output)
         for name in ("source_heatmaps", "target_heatmaps"):
             stack = getattr(self, name)
-            out[name] = heatmap_picture(np.stack([fit(h) for h in stack]) if size else stack)
+            out[name] = heatmap_picture(np.stack([fit(h) for h in stack]))
         for name, image in (self.photo_intermediates or {}).items():
             out[name] = fit(image)
         return out
@@ -144,6 +179,9 @@ class Engine:
         if self.assignment not in ASSIGNMENTS:
             raise PoseEditorError(f"{files.folder}/model.json: inference.assignment must be one of {ASSIGNMENTS}, "
                                   f"not {self.assignment!r}")
+        # The side the target stage runs at while a drag is going on (`render(..., preview=True)`), or None when
+        # the model's graphs have fixed spatial axes (models exported before issue 14): then every render is full.
+        self.preview_size = drag_preview_size(files, getattr(backend, "dynamic_size", False))
 
     @property
     def info(self) -> dict[str, object]:
@@ -154,6 +192,7 @@ class Engine:
             "config": self.files.name,
             "background": self.background_mode,
             "assignment": self.assignment,
+            "drag_size": self.preview_size or self.size,
             "model": str(self.files.folder),
         }
 
@@ -174,14 +213,20 @@ class Engine:
         source_xy = crop.to_crop(source_pose.xy)
         heatmaps, prior = source_inputs(source_xy, source_pose.visible, self.size)
         timings["source_prepare_ms"] = _ms(t0)
+        inpainting = None
+        if self.background_mode == "inpaint":
+            # The fill needs only the image and the prior: it runs beside the source network (cv2 and onnxruntime
+            # both leave the GIL), not after it — opening a photo waits for both (docs/drag_speed.md).
+            inpainting = _SIDE_POOL.submit(_timed, inpaint_background, unit_picture(image),
+                                           person_region_from_prior(prior))
         t0 = time.perf_counter()
         part_masks, background = self.backend.run_source(image[None], heatmaps[None], prior[None])
         timings["source_network_ms"] = _ms(t0)
-        if self.background_mode == "inpaint":
+        if inpainting is not None:
             t0 = time.perf_counter()
-            filled = inpaint_background(unit_picture(image), person_region_from_prior(prior))
+            filled, timings["inpaint_ms"] = inpainting.result()
             background = (np.moveaxis(filled, -1, 0)[None] * 2.0 - 1.0).astype(np.float32)
-            timings["inpaint_ms"] = _ms(t0)
+            timings["inpaint_wait_ms"] = _ms(t0)
         return SourceState(
             layers=premultiplied_layers(image, part_masks[0]),
             background_unit=unit_picture(background[0]),
@@ -198,40 +243,77 @@ class Engine:
             timings=timings,
         )
 
+    def preview_of(self, state: SourceState) -> PreviewSource | None:
+        """The source at the drag-time side (made on the first drag-time render of `state`, a few ms, and kept):
+        not made when a photo is opened, so the first render does not wait for it."""
+        if self.preview_size is None:
+            return None
+        if state.preview is None or state.preview.size != self.preview_size:
+            state.preview = preview_source(state.layers, state.background, state.source_xy, self.preview_size)
+        return state.preview
+
     # ------------------------------------------------------------------------------------------ target stage
-    def render(self, state: SourceState, target_pose: Pose, previous: RenderResult | None = None) -> RenderResult:
+    def render(self, state: SourceState, target_pose: Pose, previous: RenderResult | None = None,
+               preview: bool = False) -> RenderResult:
         """The target stage for one pose. `previous`: an earlier render of this `state` (ignored if it is of another
-        one); limbs whose transform did not change are copied from it instead of warped again — the same result,
-        cheaper while a drag moves one limb at a time."""
+        one or of another resolution); limbs whose transform did not change are copied from it instead of warped
+        again — the same result, cheaper while a drag moves one limb at a time.
+
+        `preview=True` (while a drag is going on): the warp and the target network run at `preview_size` (a
+        quarter of the pixels) and output, foreground and mask are upsampled to the crop; transforms and joints
+        stay in the crop's pixels, so the photo composite moves the photo's own pixels exactly as at full size.
+        Ignored when the model cannot run at another size (`preview_size` None). The settled view and every
+        export use full-size renders (docs/drag_speed.md)."""
         if (target_pose.width, target_pose.height) != (state.source_pose.width, state.source_pose.height):
             raise PoseEditorError("the target pose is for a different image size than the source pose")
+        low = self.preview_of(state) if preview else None
+        side = low.size if low is not None else self.size
         reuse = None
-        if previous is not None and previous.crop is state.crop and previous.warped_planes.shape[-1] == self.size:
-            reuse = (previous.transforms, previous.warped_planes, previous.warped_masks)
+        if previous is not None and previous.crop is state.crop and previous.warped_planes.shape[-1] == side:
+            reuse = (previous.transforms_at_side, previous.warped_planes, previous.warped_masks)
         t_all = time.perf_counter()
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         target_xy = state.crop.to_crop(target_pose.xy)
-        transforms, target_heatmaps = target_inputs(
-            state.source_xy, state.source_pose.visible, target_xy, target_pose.visible, self.size
-        )
+        if low is None:
+            transforms, target_heatmaps = target_inputs(
+                state.source_xy, state.source_pose.visible, target_xy, target_pose.visible, self.size
+            )
+            net_transforms = transforms
+        else:  # the full-size transforms (what the photo composite uses) and the preview's own
+            transforms = limb_transforms(state.source_xy, target_xy, state.source_pose.visible,
+                                         target_pose.visible).astype(np.float32)
+            net_transforms, target_heatmaps = preview_target_inputs(low, transforms, target_xy, target_pose.visible)
         timings["inputs_ms"] = _ms(t0)
         t0 = time.perf_counter()
-        planes, warped_masks = warp_layers(state.layers, transforms, reuse)
-        warped = planes.reshape(1, -1, self.size, self.size)  # (1,30,S,S), no copy
+        layers = low.layers if low is not None else state.layers
+        background = low.background if low is not None else state.background
+        planes, warped_masks = warp_layers(layers, net_transforms, reuse)
+        warped = planes.reshape(1, -1, side, side)  # (1,30,S,S), no copy
         timings["warp_ms"] = _ms(t0)
         t0 = time.perf_counter()
         fg, mask, output = self.backend.run_target(
-            warped, target_heatmaps[None], state.background[None], warped_masks[None]
+            warped, target_heatmaps[None], background[None], warped_masks[None]
         )
         timings["target_network_ms"] = _ms(t0)
+        fg_unit = unit_picture(fg[0])
+        mask_plane = np.clip(mask[0, 0], 0.0, 1.0).astype(np.float32)
+        if low is None:
+            output_unit = unit_picture(output[0])
+        else:  # foreground and mask to the crop's size, composited there over the (sharp) full-size background
+            t0 = time.perf_counter()
+            fg_unit, mask_plane = upsample_planes(self.size, fg_unit, mask_plane)
+            np.clip(mask_plane, 0.0, 1.0, out=mask_plane)
+            alpha = mask_plane[:, :, None]
+            output_unit = state.background_unit + alpha * (fg_unit - state.background_unit)
+            timings["upsample_ms"] = _ms(t0)
         timings["target_ms"] = _ms(t_all)
         return RenderResult(
             crop=state.crop,
             source_image=state.source_unit,
-            output=unit_picture(output[0]),
-            foreground=unit_picture(fg[0]),
-            mask=np.clip(mask[0, 0], 0.0, 1.0).astype(np.float32),
+            output=output_unit,
+            foreground=fg_unit,
+            mask=mask_plane,
             background=state.background_unit,
             part_masks=state.part_masks,
             warped_planes=planes,
@@ -243,6 +325,8 @@ class Engine:
             timings=timings,
             target_visible=np.asarray(target_pose.visible, bool),
             assignment=self.assignment,
+            preview_size=low.size if low is not None else None,
+            net_transforms=net_transforms if low is not None else None,
         )
 
     # ------------------------------------------------------------------------------------------ the photo

@@ -454,7 +454,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.result_panel.crop.set_image(outcome.output_rgb8)
         now = time.perf_counter()
         latency = (now - outcome.requested_at) * 1000.0
-        self.latencies_ms.append(latency)
+        if not outcome.refined:  # a full-size re-render after a drag paused answers no pose change
+            self.latencies_ms.append(latency)
         self._shown_times.append(now)
         # Frames actually shown during the last second: the rate a dragging user sees (blank when idle).
         fps = sum(1 for t in self._shown_times if now - t < 1.0)
@@ -841,7 +842,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.error("Nothing to export yet",
                        self.engine_problem or "The first render has not arrived yet; try again in a moment.")
             return None
-        return self.last_outcome.result
+        # Exports are always full size: a drag-time render (the drag paused less than SETTLE_S ago) is redone.
+        return self.worker.full_size_result(self.last_outcome)
 
     def _ask_image_path(self, title: str, ending: str) -> Path | None:
         name, chosen = self._ask_path("export", title, "PNG (*.png);;JPEG (*.jpg *.jpeg)",

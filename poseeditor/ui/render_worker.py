@@ -28,6 +28,11 @@ from poseeditor.skeleton import Pose
 from poseeditor.montage import build_montage
 
 QUIET_S = 0.05  # no new pose for this long = the drag paused: time for the grid and the paste-back
+# While poses keep coming (a drag), the target stage runs at the engine's drag-time side (half the crop's: a quarter
+# of the pixels, docs/drag_speed.md). When no new pose has come for this long after such a render, its pose is
+# rendered again at full size and that render is what the views, the grid and every export show. Long enough not
+# to fire between two mouse reports of a slow drag (60–125 Hz: 8–17 ms apart), short enough to feel immediate.
+SETTLE_S = 0.15
 # While poses keep coming (a drag), the intermediates grid is rebuilt at most this often. Building it costs
 # ~15 ms of CPU (~35 ms wall on 2 busy cores) in this thread, right in front of the next render: at 10 Hz it
 # delayed 6 renders in 10 (measured, docs/editor.md). It is always rebuilt as soon as the drag pauses (QUIET_S).
@@ -58,6 +63,9 @@ class RenderOutcome:
     rendered_at: float
     timings: dict[str, float] = field(default_factory=dict)
     person_mask: np.ndarray | None = None  # the detector's (H, W) person mask of the source photo, if any
+    # A full-size re-render of a drag-time render's pose once the drag paused: not an answer to a pose change (its
+    # request came SETTLE_S earlier), so the window does not count it as drag latency.
+    refined: bool = False
 
 
 @dataclass
@@ -106,6 +114,8 @@ class RenderWorker(QThread):
         self._montage_request_id = -1
         self._busy_since: float | None = None  # when the current run of renders (a drag) began
         self._last_rendered: tuple[Any, _RenderRequest, Any] | None = None  # (source state, request, result)
+        # The last render at each side (drag-time, full) of the current source: it lends the warp its unmoved limbs.
+        self._last_by_side: dict[bool, Any] = {}
         self._unfinished: tuple[_RenderRequest, Any] | None = None  # last render whose extras are not out yet
         # The photo side of the composite (preview resolution) for the current source, and its exemplar fill.
         self._layers: Any = None
@@ -150,6 +160,15 @@ class RenderWorker(QThread):
             self._lock.notify()
         return self.wait(timeout_ms)
 
+    def full_size_result(self, outcome: RenderOutcome) -> Any:
+        """`outcome`'s render at full size (any thread): itself, or for a drag-time render, its pose rendered again
+        (what exports use; the worker refines it on its own SETTLE_S after the drag pauses)."""
+        result = outcome.result
+        engine, state = self.engine, self._state
+        if result.preview_size is None or engine is None or state is None or state.crop is not result.crop:
+            return result
+        return engine.render(state, outcome.pose)
+
     @property
     def has_engine(self) -> bool:
         return self.engine is not None
@@ -168,8 +187,9 @@ class RenderWorker(QThread):
                         self._lock.wait()
                         continue
                     # Extras of the last render (grid, paste-back) wait for a quiet moment: during a drag the
-                    # next pose comes within one mouse report and they would only delay its render.
-                    self._lock.wait(QUIET_S)
+                    # next pose comes within one mouse report and they would only delay its render. A drag-time
+                    # render waits longer: then its pose is rendered again at full size (SETTLE_S).
+                    self._lock.wait(SETTLE_S if self._unfinished[1].preview_size else QUIET_S)
                     if not self._has_work():
                         finish, self._unfinished = self._unfinished, None
                         self._busy_since = None  # the poses paused: the next render starts a new run
@@ -220,6 +240,7 @@ class RenderWorker(QThread):
     def _prepare(self, request: _SourceRequest) -> None:
         self._state_photo, self._state_photo_id, self._state_pose = request.photo, request.photo_id, request.pose
         self._state = None
+        self._last_by_side = {}
         self._layers = self._layers_state = self._person_mask = None
         with self._lock:
             self._full_layers = None
@@ -238,24 +259,13 @@ class RenderWorker(QThread):
             with self._lock:
                 self._unfinished = last[1:]
             return
+        # The first render of a run is at full size (a click, a keyboard nudge, the first move of a drag); the
+        # ones that follow while poses keep coming are drag-time renders, refined when the poses pause (`_finish`).
+        preview = self._busy_since is not None and self.engine.preview_size is not None
         if self._busy_since is None:
             self._busy_since = time.perf_counter()
-        # The last render of this source lends the limbs this pose did not move (a drag moves one or two).
-        previous = last[2] if last is not None and last[0] is self._state else None
-        result = self.engine.render(self._state, request.pose, previous)
-        self._last_rendered = (self._state, request, result)
-        outcome = RenderOutcome(
-            request_id=request.request_id,
-            photo_id=request.photo_id,
-            pose=request.pose,
-            result=result,
-            output_rgb8=np.clip(result.output * 255.0 + 0.5, 0, 255).astype(np.uint8),
-            requested_at=request.requested_at,
-            rendered_at=time.perf_counter(),
-            timings=dict(result.timings),
-            person_mask=self._person_mask,
-        )
-        self.rendered.emit(outcome)
+        result = self._render_at(request, preview)
+        self.rendered.emit(self._outcome(request, result, request.requested_at))
         with self._lock:
             want_paste = self._want_paste
         if want_paste:  # the full-photo tab is shown: it follows the drag at preview resolution
@@ -266,6 +276,28 @@ class RenderWorker(QThread):
             self._emit_montage(request, result)
         with self._lock:
             self._unfinished = (request, result)
+
+    def _render_at(self, request: _RenderRequest, preview: bool) -> Any:
+        # The last render of this source at the same side lends the limbs this pose did not move (a drag moves one
+        # or two).
+        result = self.engine.render(self._state, request.pose, self._last_by_side.get(preview), preview=preview)
+        self._last_by_side[preview] = result
+        self._last_rendered = (self._state, request, result)
+        return result
+
+    def _outcome(self, request: _RenderRequest, result: Any, requested_at: float, refined: bool = False) -> RenderOutcome:
+        return RenderOutcome(
+            request_id=request.request_id,
+            photo_id=request.photo_id,
+            pose=request.pose,
+            result=result,
+            output_rgb8=np.clip(result.output * 255.0 + 0.5, 0, 255).astype(np.uint8),
+            requested_at=requested_at,
+            rendered_at=time.perf_counter(),
+            timings=dict(result.timings),
+            person_mask=self._person_mask,
+            refined=refined,
+        )
 
     def _emit_montage(self, request: _RenderRequest, result: Any) -> None:
         last = self._last_composite
@@ -280,8 +312,13 @@ class RenderWorker(QThread):
         hole and fill) and the grid of this render."""
         if request.photo_id != self._state_photo_id or self._state is None:
             return
+        refined = result.preview_size is not None
+        if refined:  # a drag-time render: its pose again at full size, what the settled view and exports show
+            started = time.perf_counter()
+            result = self._render_at(request, preview=False)
+            self.rendered.emit(self._outcome(request, result, started, refined=True))
         self._start_fills()  # the drag paused: the fills may run now
-        fresh_photo_side = self._pasted_request_id != request.request_id
+        fresh_photo_side = refined or self._pasted_request_id != request.request_id
         if fresh_photo_side:
             self._emit_pasted(request, result)
         if fresh_photo_side or self._montage_request_id != request.request_id:

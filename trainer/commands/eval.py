@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cv2-background", action="store_true",
                    help="add a row: the model's foreground and mask over a cv2-inpainted background")
+    p.add_argument("--drag-preview", action="store_true",
+                   help="add a row: the model as the editor renders it while a drag is going on (target stage at "
+                        "half the side, upsampled; docs/drag_speed.md)")
     p.add_argument("--only-videos", metavar="FILE",
                    help="evaluate only these videos (names, one per line), within the held-out ones")
     p.add_argument("--json", metavar="OUT", help='write {"pairs": N, "rows": [...]} here')
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     only = read_video_names(args.only_videos) if args.only_videos else None
     result = evaluate(args.data, models, pairs=args.pairs, seed=args.seed, size=args.size, batch_size=args.batch,
                       cv2_background=args.cv2_background, sheet_path=args.sheet, progress=not args.quiet,
-                      only_videos=only)
+                      only_videos=only, drag_preview=args.drag_preview)
     print(format_table(result))
     if args.json:
         atomic_write_text(args.json, json.dumps(result.to_json(), indent=2) + "\n")

@@ -30,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--json", metavar="OUT", help="write the per-row means and every pair's scores here")
     p.add_argument("--sheet", metavar="IMAGE", help="save a picture of the first pairs: each row's edit region")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--drag-preview", action="store_true",
+                   help="add rows release_drag and photo_true_drag: the model as the editor renders it while a drag "
+                        "is going on (target stage at half the side; docs/drag_speed.md)")
     p.set_defaults(func=run)
 
 
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     frames, names = load_frames(args.data, only)
     pairs = all_pairs(frames, args.pairs, args.seed)
     with tqdm(total=len(pairs), unit="pair", desc="photo-eval") as bar:
-        result = evaluate_photos(engine, frames, pairs, perceptual, progress=lambda n: bar.update(1))
+        result = evaluate_photos(engine, frames, pairs, perceptual, progress=lambda n: bar.update(1),
+                                  drag_preview=args.drag_preview)
     result.notes = {"data": str(args.data), "videos": names, "model": engine.info["model"], "seed": args.seed}
     print(format_photo_table(result, str(args.data)))
     if args.json:

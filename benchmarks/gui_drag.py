@@ -69,7 +69,7 @@ def idle(QtCore, seconds: float) -> None:  # noqa: N803 (the Qt module, imported
 
 
 def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float, pace: str = "timer",
-        result_tab: str = "crop", wait_after_open: float = 0.0) -> dict:
+        result_tab: str = "crop", wait_after_open: float = 0.0, wait_before_open: float = 0.0) -> dict:
     import pyqtgraph as pg
     from PySide6 import QtCore, QtGui, QtTest, QtWidgets
 
@@ -85,13 +85,30 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float,
     except TypeError:  # an older checkout (--compare-checkout) without `interactive`
         window = MainWindow(model, recovery=False)
     first_shown: list[float] = []
-    window.resultShown.connect(lambda *_: first_shown.append(time.perf_counter()) if not first_shown else None)
+    first_size: list[object] = []  # the side the first picture's target stage ran at (None: full size)
+
+    def on_first(outcome: object, _latency: float) -> None:
+        if not first_shown:
+            first_shown.append(time.perf_counter())
+            first_size.append(getattr(getattr(outcome, "result", None), "preview_size", None))
+
+    window.resultShown.connect(on_first)
+    # The first full-size (settled) result: the first picture itself, or the full render that refines a first
+    # picture made from the drag-time source stage (RenderWorker._show_quick).
+    full_shown: list[float] = []
+    window.resultShown.connect(
+        lambda outcome, _lat: full_shown.append(time.perf_counter())
+        if not full_shown and outcome is not None and getattr(outcome.result, "preview_size", None) is None else None)
+    engine_ready: list[float] = []
+    window.worker.engineReady.connect(lambda *_: engine_ready.append(time.perf_counter()))
     window.resize(1500, 950)
     window.show()
     image = load_image(photo)
     source = load_pose(pose_file, image_size=(image.shape[1], image.shape[0])) if pose_file else None
     if result_tab == "photo":  # the full-photo tab: every render is also composited at preview resolution
         window.result_panel.tabs.setCurrentIndex(1)
+    if wait_before_open > 0:  # the user picks a photo while the editor starts (the model loads meanwhile)
+        idle(QtCore, wait_before_open)
     t_open = time.perf_counter()
     if not window.open_photo(photo, source_pose=source, photo=image):
         raise SystemExit("could not open the photo")
@@ -108,6 +125,13 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float,
         raise SystemExit(f"no render arrived: {window.engine_problem}")
     info = dict(window.engine_info or {})
     first_latency = window.latencies_ms[-1]
+    if not full_shown:  # the first picture was a drag-time one: wait for its full-size refinement
+        waiting = QtCore.QEventLoop()
+        window.resultShown.connect(waiting.quit)
+        QtCore.QTimer.singleShot(120_000, waiting.quit)
+        while not full_shown:
+            waiting.exec()
+        window.resultShown.disconnect(waiting.quit)
     if wait_after_open > 0:  # let the background work after opening (photo side, fill) finish before the drag
         idle(QtCore, wait_after_open)
 
@@ -204,6 +228,10 @@ def run(model: str, photo: Path, pose_file: Path | None, events: int, hz: float,
         "first_render_latency_ms": round(first_latency, 1),
         "open_to_first_render_ms": round((first_shown[0] - t_open) * 1000.0, 1),
         "window_to_first_render_ms": round((first_shown[0] - t_start) * 1000.0, 1),
+        "open_to_full_render_ms": round((full_shown[0] - t_open) * 1000.0, 1),
+        "window_to_engine_ready_ms": round((engine_ready[0] - t_start) * 1000.0, 1) if engine_ready else None,
+        "wait_before_open_s": wait_before_open,
+        "first_render_size": f"{first_size[0]}²" if first_size and first_size[0] else "full",
         "target_stage_ms_median": median_of("target_ms"),
         "warp_ms_median": median_of("warp_ms"),
         "target_network_ms_median": median_of("target_network_ms"),
@@ -237,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-ort-options", default="", help="variant B's POSEEDITOR_ORT_OPTIONS")
     parser.add_argument("--wait-after-open", type=float, default=0.0,
                         help="seconds to wait after the first render before the drag (default 0: drag at once)")
+    parser.add_argument("--wait-before-open", type=float, default=0.0,
+                        help="seconds between showing the window and opening the photo, the same for both variants "
+                             "(a user picks a photo while the model loads; default 0: open at once)")
     parser.add_argument("--code", help=argparse.SUPPRESS)  # a comparison worker's checkout
     parser.add_argument("--result-tab", choices=("crop", "photo"), default="crop",
                         help="which result tab is shown while dragging (photo: the live full-photo composite)")
@@ -253,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare_model or args.compare_checkout or args.ort_options or args.compare_ort_options:
             report = compare(args, model, photo, pose)
         else:
-            report = run(model, photo, pose, args.events, args.hz, args.pace, args.result_tab, args.wait_after_open)
+            report = run(model, photo, pose, args.events, args.hz, args.pace, args.result_tab, args.wait_after_open,
+                         args.wait_before_open)
             width = max(len(k) for k in report)
             for key, value in report.items():
                 if key != "latencies_ms":
@@ -287,7 +319,8 @@ def compare(args: argparse.Namespace, model: str, photo: Path, pose: Path | None
                 out = Path(tmp) / f"{name}-{k}.json"
                 command = [sys.executable, str(here), "--code", v["code"], "--model", v["model"], "--photo",
                            str(photo), "--events", str(args.events), "--hz", str(args.hz), "--pace", args.pace,
-                           "--json", str(out), "--wait-after-open", str(args.wait_after_open)]
+                           "--json", str(out), "--wait-after-open", str(args.wait_after_open),
+                           "--wait-before-open", str(args.wait_before_open)]
                 command += ["--pose", str(pose)] if pose else []
                 env = dict(os.environ, POSEEDITOR_ORT_OPTIONS=v["ort"])
                 subprocess.run(command, check=True, cwd=v["code"], stdout=subprocess.DEVNULL, env=env)
@@ -305,6 +338,10 @@ def compare(args: argparse.Namespace, model: str, photo: Path, pose: Path | None
             "open_to_first_render_ms_median": statistics.median(r["open_to_first_render_ms"] for r in runs[name]),
             "window_to_first_render_ms_median": statistics.median(r["window_to_first_render_ms"]
                                                                   for r in runs[name]),
+            "open_to_full_render_ms_median": statistics.median(r["open_to_full_render_ms"] for r in runs[name]),
+            "window_to_engine_ready_ms_median": statistics.median(r["window_to_engine_ready_ms"] or float("nan")
+                                                                  for r in runs[name]),
+            "first_render_size": runs[name][0].get("first_render_size"),
             "target_network_ms_median": statistics.median(r["target_network_ms_median"] for r in runs[name]),
             "warp_ms_median": statistics.median(r["warp_ms_median"] for r in runs[name]),
             "per_run_latency_ms_median": [r["latency_ms_median"] for r in runs[name]],
@@ -313,15 +350,17 @@ def compare(args: argparse.Namespace, model: str, photo: Path, pose: Path | None
 
     result = {name: pooled(name) for name in variants}
     print(f"\n{args.rounds} rounds × one {args.events}-event drag per variant at {args.hz:g} Hz, interleaved; "
-          f"load average during the run {min(loads):.2f}–{max(loads):.2f}")
+          f"load average during the run {min(loads):.2f}–{max(loads):.2f}; photo opened "
+          f"{args.wait_before_open:g} s after the window was shown (both variants)")
     print(f"{'':32} {'A':>9} {'B':>9} {'B/A':>6}")
     for key in ("latency_ms_median", "latency_ms_p95", "fps_median", "open_to_first_render_ms_median",
-                "window_to_first_render_ms_median", "target_network_ms_median", "warp_ms_median"):
+                "window_to_first_render_ms_median", "open_to_full_render_ms_median",
+                "window_to_engine_ready_ms_median", "target_network_ms_median", "warp_ms_median"):
         a, b = result["A"][key], result["B"][key]
         print(f"{key:32} {a:9.1f} {b:9.1f} {b / a:6.2f}")
     for name in variants:
         print(f"{name}: code imported from {result[name]['code']}; target stage while dragging at "
-              f"{result[name]['drag_size']}²; per-run medians "
+              f"{result[name]['drag_size']}²; first picture {result[name]['first_render_size']}; per-run medians "
               f"{result[name]['per_run_latency_ms_median']}")
     print(machine_line())
     return {"simd": simd_level(), "load_average_during_run": loads, "variants": variants, "pooled": result,

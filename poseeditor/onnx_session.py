@@ -74,6 +74,7 @@ def onnx_session(
     spinning: bool = False,
     what: str = "ONNX model",
     levers: tuple[str, ...] = (),
+    rewrite: Any = None,
 ) -> Any:  # onnxruntime.InferenceSession (onnxruntime is imported only when a session is opened)
     """A session for `path`: `threads` intra-op threads (default `default_threads()`), one inter-op thread,
     sequential execution, all graph optimisations, quiet logging; `levers` (`ORT_LEVERS`) unless
@@ -109,6 +110,8 @@ def onnx_session(
         options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
         options.inter_op_num_threads = 2
     try:
-        return ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
+        # `rewrite(bytes) -> bytes`: the graph is changed in memory first (poseeditor.engine.onnx_side).
+        model = rewrite(path.read_bytes()) if rewrite is not None else str(path)
+        return ort.InferenceSession(model, options, providers=providers or ["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 (onnxruntime raises its own exception types)
         raise ModelError(f"{path}: not a loadable {what} ({str(exc).splitlines()[0][:200]})") from None

@@ -20,6 +20,7 @@ from models.artifact_meta import (
     WEIGHTS_FILE,
 )
 from poseeditor.engine.model_files import ModelFiles
+from poseeditor.engine.onnx_side import has_fixed_side, symbolic_side_or_same
 from poseeditor.errors import ModelError
 from poseeditor.onnx_session import GENERATOR_LEVERS, default_threads, onnx_session
 
@@ -28,6 +29,7 @@ class Backend(Protocol):
     name: str
     device: str
     dynamic_size: bool  # the target stage runs at any multiple of the networks' downsampling, not only the model's size
+    dynamic_source: bool  # the source stage does too (the first picture of a freshly opened photo)
 
     def run_source(self, image: np.ndarray, source_heatmaps: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """-> part_masks (1,11,S,S), background (1,3,S,S)."""
@@ -58,10 +60,15 @@ class OnnxBackend:
             ("target", files.target_onnx, TARGET_INPUTS, TARGET_OUTPUTS),
         )
         # Both sessions are made at once (onnxruntime's graph optimisation runs without the GIL): part of opening
-        # the editor with a photo, which waits for both (docs/drag_speed.md).
+        # the editor with a photo, which waits for both (docs/drag_speed.md). The source graph (exported with fixed
+        # axes) is given symbolic spatial axes in memory, so the same session also runs at the drag-time side (the
+        # first picture of a freshly opened photo, Engine.prepare_quick_source); at the model's side its outputs are
+        # bit-identical to the exported graph's (tests/test_quick_first_picture.py).
+        rewrites = {"source": lambda data: symbolic_side_or_same(data, files.image_size), "target": None}
         with ThreadPoolExecutor(max_workers=len(stages), thread_name_prefix="poseeditor-load") as pool:
             opening = [pool.submit(onnx_session, path, threads, providers, what=f"{stage} stage of the generator",
-                                   levers=GENERATOR_LEVERS) for stage, path, _, _ in stages]
+                                   levers=GENERATOR_LEVERS, rewrite=rewrites[stage])
+                       for stage, path, _, _ in stages]
             opened = [job.result() for job in opening]
         for (stage, path, inputs, outputs), session in zip(stages, opened):
             got_in = tuple(i.name for i in session.get_inputs())
@@ -82,6 +89,7 @@ class OnnxBackend:
         # preview's side. Older ones are fixed at the model's size (every render full size).
         self.dynamic_size = all(not isinstance(d, int) for i in self.sessions["target"].get_inputs()
                                 for d in i.shape[2:])
+        self.dynamic_source = self.dynamic_size and not has_fixed_side(self.sessions["source"])
         self.device = "cuda" if providers[0].startswith("CUDA") else "cpu"
         self.name = f"onnxruntime-{self.device}"
         self.threads = threads
@@ -122,6 +130,7 @@ class TorchBackend:
         self.target = target_stage(generator).eval()
         self.target_takes_masks = bool(generator.select)
         self.dynamic_size = True  # fully convolutional networks
+        self.dynamic_source = True
         self.device = device
         self.name = f"torch-{device}"
 

@@ -5,6 +5,7 @@ Everything here is numpy/cv2 around a `Backend`; no Qt, no torch unless the torc
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from poseeditor.engine.photo_fill import FILL_CACHE, FillCache
 from poseeditor.engine.warp import premultiplied_layers, warp_layers
 from poseeditor.engine.preview import (
     PreviewSource,
+    to_preview_xy,
     drag_preview_size,
     preview_source,
     preview_target_inputs,
@@ -83,6 +85,9 @@ class SourceState:
     timings: dict[str, float] = field(default_factory=dict)
     # The same at the drag-time resolution (Engine.preview_size), when the model can run at it.
     preview: PreviewSource | None = None
+    # A first-picture source (Engine.prepare_quick_source): made at the drag-time side only; `preview` holds what
+    # the target stage takes, the full-size fields are upsampled from it. Rendered only at the drag-time side.
+    quick: bool = False
 
     @property
     def size(self) -> int:
@@ -113,6 +118,9 @@ class RenderResult:
     # output, foreground and mask are upsampled to the crop; warped layers and target heatmaps stay at this side).
     preview_size: int | None = None
     net_transforms: np.ndarray | None = None  # (10,2,3) the transforms in the preview's pixels (preview renders)
+    # Rendered from a first-picture source (SourceState.quick): shown while the full-size source stage runs, never
+    # settled or exported.
+    quick: bool = False
 
     @property
     def transforms_at_side(self) -> np.ndarray:
@@ -159,6 +167,7 @@ class RenderResult:
 
 
 BACKGROUND_MODES = ("network", "inpaint")
+FIRST_PICTURE_VARIABLE = "POSEEDITOR_FIRST_PICTURE"  # "full": a freshly opened photo's first picture at full size
 
 
 class Engine:
@@ -182,6 +191,11 @@ class Engine:
         # The side the target stage runs at while a drag is going on (`render(..., preview=True)`), or None when
         # the model's graphs have fixed spatial axes (models exported before issue 14): then every render is full.
         self.preview_size = drag_preview_size(files, getattr(backend, "dynamic_size", False))
+        # The side of the first picture of a freshly opened photo (`prepare_quick_source`): the drag-time side, when
+        # the source stage can run at it too; else None (the first picture is the full-size render).
+        # $POSEEDITOR_FIRST_PICTURE=full switches it off (comparisons).
+        quick = os.environ.get(FIRST_PICTURE_VARIABLE, "").strip().lower() != "full"
+        self.quick_size = self.preview_size if quick and getattr(backend, "dynamic_source", False) else None
 
     @property
     def info(self) -> dict[str, object]:
@@ -243,6 +257,55 @@ class Engine:
             timings=timings,
         )
 
+    def prepare_quick_source(self, photo: np.ndarray, source_pose: Pose, crop: Crop | None = None) -> SourceState:
+        """The source stage at the drag-time side (`quick_size`, a ~2.6× smaller network run and fill) for the first
+        picture of a freshly opened photo, shown while `prepare_source` runs: the crop is area-averaged to that side
+        (as `preview_source` does to the full-size layers), the network and the background fill run there. Render
+        it with `render(..., preview=True)`; the settled view and every export use `prepare_source`'s state."""
+        side = self.quick_size
+        if side is None:
+            raise PoseEditorError("this model cannot run its source stage at another size")
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        crop = crop or crop_for_poses(source_pose, size=self.size)
+        full = crop.cut(photo).astype(np.float32) * (2.0 / 255.0) - 1.0  # (S,S,3)
+        small = cv2.resize(full, (side, side), interpolation=cv2.INTER_AREA)
+        image = np.ascontiguousarray(np.moveaxis(small, -1, 0))
+        scale = self.size / side
+        source_xy = crop.to_crop(source_pose.xy)
+        small_xy = to_preview_xy(source_xy, scale)
+        heatmaps, prior = source_inputs(small_xy, source_pose.visible, side)
+        timings["source_prepare_ms"] = _ms(t0)
+        t0 = time.perf_counter()
+        part_masks, background = self.backend.run_source(image[None], heatmaps[None], prior[None])
+        timings["source_network_ms"] = _ms(t0)
+        if self.background_mode == "inpaint":
+            t0 = time.perf_counter()
+            filled = inpaint_background(unit_picture(image), person_region_from_prior(prior))
+            background = (np.moveaxis(filled, -1, 0)[None] * 2.0 - 1.0).astype(np.float32)
+            timings["inpaint_ms"] = _ms(t0)
+        layers = premultiplied_layers(image, part_masks[0])
+        preview = PreviewSource(size=side, scale=scale, layers=layers, background=background[0], source_xy=small_xy)
+        background_unit, = upsample_planes(self.size, unit_picture(background[0]))
+        masks_full = np.stack(upsample_planes(self.size, *part_masks[0]))
+        return SourceState(
+            layers=layers,
+            background_unit=background_unit,
+            source_unit=unit_picture(np.moveaxis(full, -1, 0)),
+            photo_shape=photo.shape[:2],
+            source_pose=source_pose,
+            crop=crop,
+            image=image,
+            source_xy=source_xy,
+            source_heatmaps=heatmaps,
+            prior=prior,
+            part_masks=masks_full,
+            background=background[0],
+            timings=timings,
+            preview=preview,
+            quick=True,
+        )
+
     def preview_of(self, state: SourceState) -> PreviewSource | None:
         """The source at the drag-time side (made on the first drag-time render of `state`, a few ms, and kept):
         not made when a photo is opened, so the first render does not wait for it."""
@@ -266,7 +329,7 @@ class Engine:
         export use full-size renders (docs/drag_speed.md)."""
         if (target_pose.width, target_pose.height) != (state.source_pose.width, state.source_pose.height):
             raise PoseEditorError("the target pose is for a different image size than the source pose")
-        low = self.preview_of(state) if preview else None
+        low = state.preview if state.quick else self.preview_of(state) if preview else None
         side = low.size if low is not None else self.size
         reuse = None
         if previous is not None and previous.crop is state.crop and previous.warped_planes.shape[-1] == side:
@@ -327,6 +390,7 @@ class Engine:
             assignment=self.assignment,
             preview_size=low.size if low is not None else None,
             net_transforms=net_transforms if low is not None else None,
+            quick=state.quick,
         )
 
     # ------------------------------------------------------------------------------------------ the photo

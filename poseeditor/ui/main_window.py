@@ -430,8 +430,11 @@ class MainWindow(QtWidgets.QMainWindow):
         if doc.photo is None or doc.source_pose is None:
             return
         self._photo_id += 1
-        self.worker.set_source(self._photo_id, doc.photo, doc.source_pose)
-        self._request_render()
+        # The source and its first render request go together: the worker shows a drag-time picture of it before
+        # the full source stage when the model can (RenderWorker._show_quick).
+        self.worker.set_paste_enabled(self.result_panel.showing_full_photo)
+        self.worker.set_source(self._photo_id, doc.photo, doc.source_pose,
+                               doc.target_pose if self.worker.isRunning() else None)
 
     def _on_pose_changed(self, _pose: Pose | None) -> None:
         self._request_render()

@@ -129,12 +129,24 @@ class RenderWorker(QThread):
         self._fill_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poseeditor-fill",
                                              initializer=_lowest_priority)
         self._full_layers: Any = None  # the photo side at the photo's own resolution (exports), when made
+        # The request whose first picture came from a quick source (`_prepare`): its full-size render that follows is
+        # a refinement (not counted as drag latency), as after a drag pauses.
+        self._quick: tuple[int, Pose] | None = None  # (photo id, pose) of that request
 
     # ---------------------------------------------------------------------------------------- GUI thread API
-    def set_source(self, photo_id: int, photo: np.ndarray, pose: Pose) -> None:
+    def set_source(self, photo_id: int, photo: np.ndarray, pose: Pose, render_pose: Pose | None = None) -> int | None:
+        """A new photo or source pose; with `render_pose`, also the render request of its first picture, posted in
+        the same step (so the worker sees both and can show a drag-time picture of it before the full source stage:
+        `_prepare`). Returns that request's id."""
         with self._lock:
             self._source = _SourceRequest(photo_id, photo, pose)
+            request_id = None
+            if render_pose is not None:
+                self._next_id += 1
+                request_id = self._next_id
+                self._render = _RenderRequest(request_id, photo_id, render_pose, time.perf_counter())
             self._lock.notify()
+            return request_id
 
     def request_render(self, photo_id: int, pose: Pose) -> int:
         with self._lock:
@@ -165,8 +177,14 @@ class RenderWorker(QThread):
         (what exports use; the worker refines it on its own SETTLE_S after the drag pauses)."""
         result = outcome.result
         engine, state = self.engine, self._state
-        if result.preview_size is None or engine is None or state is None or state.crop is not result.crop:
+        if result.preview_size is None or engine is None:
             return result
+        if state is None or state.crop is not result.crop:
+            if not result.quick:
+                return result
+            # The first picture of a photo whose full-size source stage is still running: made here too (the same
+            # full-size render the worker shows a moment later).
+            state = engine.prepare_source(self._state_photo, self._state_pose, crop=result.crop)
         return engine.render(state, outcome.pose)
 
     @property
@@ -246,8 +264,24 @@ class RenderWorker(QThread):
             self._full_layers = None
         if self.engine is None:
             return
-        self._state = self.engine.prepare_source(request.photo, request.pose)
+        crop = self._show_quick(request)
+        self._state = self.engine.prepare_source(request.photo, request.pose, crop)
         self.sourceReady.emit(request.photo_id, dict(self._state.timings))
+
+    def _show_quick(self, request: _SourceRequest) -> Any:
+        """A freshly opened photo (or new source pose) whose first render is already asked for: show it from the
+        source stage at the drag-time side (~3× less work than the full one, docs/drag_speed.md) before the full
+        source stage runs; the full-size render of that request follows at once and is what settles. Returns the
+        crop to share with the full source (so exports can tell the picture belongs to it), or None."""
+        with self._lock:
+            pending = self._render
+        if self.engine.quick_size is None or pending is None or pending.photo_id != request.photo_id:
+            return None
+        quick = self.engine.prepare_quick_source(request.photo, request.pose)
+        result = self.engine.render(quick, pending.pose, preview=True)
+        self._quick = (pending.photo_id, pending.pose)
+        self.rendered.emit(self._outcome(pending, result, pending.requested_at))
+        return quick.crop
 
     def _render_one(self, request: _RenderRequest) -> None:
         if self.engine is None or self._state is None or request.photo_id != self._state_photo_id:
@@ -265,7 +299,10 @@ class RenderWorker(QThread):
         if self._busy_since is None:
             self._busy_since = time.perf_counter()
         result = self._render_at(request, preview)
-        self.rendered.emit(self._outcome(request, result, request.requested_at))
+        # The full-size render of a request whose first picture came from the quick source refines that picture.
+        refined = self._quick == (request.photo_id, request.pose)
+        self._quick = None
+        self.rendered.emit(self._outcome(request, result, request.requested_at, refined=refined))
         with self._lock:
             want_paste = self._want_paste
         if want_paste:  # the full-photo tab is shown: it follows the drag at preview resolution

@@ -413,7 +413,10 @@ class RenderWorker(QThread):
         last = self._last_rendered
         if last is not None and last[0] is self._state:
             self._emit_pasted(last[1], last[2])  # also for the grid's photo tiles when its tab is hidden
-            self._emit_montage(last[1], last[2])
+            # A drag-time render is rendered again at full size once the poses pause, with its own grid: a grid of
+            # it here would carry the same request id as that one (the UI tests waited on the id and saw it).
+            if last[2].preview_size is None:
+                self._emit_montage(last[1], last[2])
 
     def _start_fills(self) -> None:
         """The exemplar fill of the preview (and, for a photo larger than the preview, the full-resolution photo

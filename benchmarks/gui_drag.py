@@ -11,7 +11,10 @@ The second form compares two variants in one interleaved run: A is this checkout
 defaults, "none" = the plain session).
 Every round runs one whole drag per variant, each in a fresh process (A, B, A, B, …), so machine noise hits both
 alike; prints pooled median and p95 latency, the median fps and open → first render per variant, and B/A.
-Open → first render: from the open_photo call to the first result shown (detection is skipped: the bundled pose).
+Open → first render: from the open_photo call to the first result shown (detection is skipped: the bundled pose);
+open → full render: to the first full-size (settled) result, which is later when the first picture is a drag-time
+one (docs/drag_speed.md). `--wait-before-open S`: the photo is opened S seconds after the window is shown, the same
+for both variants (the model loads at launch in both); default 0, at once. Window → engine ready is printed too.
 
 Opens the real editor window (offscreen unless a display is set), opens the sample photo with its pose, then
 presses on the right wrist and sends `--events` mouse moves along a circle at `--hz` (a real mouse reports at

@@ -50,6 +50,11 @@ def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
+def _network_background(filled: np.ndarray) -> np.ndarray:
+    """An inpainted (S,S,3) [0,1] picture as the source stage's background output: (1,3,S,S) in [−1, 1]."""
+    return (np.moveaxis(filled, -1, 0)[None] * 2.0 - 1.0).astype(np.float32)
+
+
 def _timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
     t0 = time.perf_counter()
     return function(*args), _ms(t0)
@@ -239,7 +244,7 @@ class Engine:
         if inpainting is not None:
             t0 = time.perf_counter()
             filled, timings["inpaint_ms"] = inpainting.result()
-            background = (np.moveaxis(filled, -1, 0)[None] * 2.0 - 1.0).astype(np.float32)
+            background = _network_background(filled)
             timings["inpaint_wait_ms"] = _ms(t0)
         return SourceState(
             layers=premultiplied_layers(image, part_masks[0]),
@@ -282,7 +287,7 @@ class Engine:
         if self.background_mode == "inpaint":
             t0 = time.perf_counter()
             filled = inpaint_background(unit_picture(image), person_region_from_prior(prior))
-            background = (np.moveaxis(filled, -1, 0)[None] * 2.0 - 1.0).astype(np.float32)
+            background = _network_background(filled)
             timings["inpaint_ms"] = _ms(t0)
         layers = premultiplied_layers(image, part_masks[0])
         preview = PreviewSource(size=side, scale=scale, layers=layers, background=background[0], source_xy=small_xy)

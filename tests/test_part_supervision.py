@@ -92,3 +92,11 @@ def test_cross_motion_brings_forearms_in_front_and_out():
             out += int((~is_front).sum())
     share = front / (front + out)
     assert 0.25 < share < 0.85, share
+
+
+def test_export_refuses_an_unknown_assignment_before_loading_anything(tmp_path, capsys):
+    from trainer.cli import main
+
+    assert main(["export", str(tmp_path / "no_such_run"), "--out", str(tmp_path / "m"), "--assignment", "bogus"]) == 2
+    assert "--assignment must be one of network, nearest, nearest_reach, hybrid" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

@@ -6,8 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-
-from poseeditor.engine.photo_composite import ASSIGNMENTS
+from poseeditor.errors import PoseEditorError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,10 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--background", choices=("network", "inpaint"), default=None,
                    help="record in model.json which background the editor should use (default: the network's)")
     p.add_argument("--background-why", default="", metavar="TEXT", help="the measurement behind --background")
-    p.add_argument("--assignment", choices=ASSIGNMENTS, default=None,
+    p.add_argument("--assignment", default=None, metavar="NAME",
                    help="record in model.json how the editor's photo-true composite splits the person into parts: "
-                   "the model's own part masks (network) or each pixel's nearest bone (docs/photo_composite.md; "
-                   "default: the editor's default)")
+                   "nearest, nearest_reach, network or hybrid (docs/photo_composite.md; default: the editor's "
+                   "default)")
     p.add_argument("--failures", metavar="TEXT_OR_FILE", default="",
                    help="known failure cases for the card (text, or a file holding it)")
     p.set_defaults(func=run)
@@ -67,6 +66,12 @@ def _video_names(data: Path) -> set[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Checked here, not as argparse choices: naming them at registration would import the engine for every
+    # posetrain command.
+    from poseeditor.engine.photo_composite import ASSIGNMENTS
+
+    if args.assignment is not None and args.assignment not in ASSIGNMENTS:
+        raise PoseEditorError(f"--assignment must be one of {', '.join(ASSIGNMENTS)}, not {args.assignment!r}")
     import torch
 
     from trainer.evaluate import evaluate, load_model, read_video_names

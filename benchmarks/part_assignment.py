@@ -6,7 +6,7 @@ On a dataset with part maps (synthetic videos: `parts/<video>/<k>.png`, 0 = back
 every frame's person pixels (the true silhouette, so only the assignment is measured) are labelled by
 - `argmax`: the source segmentation alone: its part masks mapped into the photo, arg-max over the limbs;
 - `network`: the same with each limb limited to its reach around the bone (the composite's "network" setting);
-- `hybrid`: each part's probability weighted by exp(−distance to its bone / (0.05 · height)) (the composite's
+- `hybrid`: each part's probability weighted by exp(−distance to its bone / (0.02 · height)) (the composite's
   "hybrid" setting, photo_composite.HYBRID_FALLOFF);
 - `nearest`: the nearest bone (or torso quadrilateral);
 and compared with the truth: IoU per part, the mean over parts, pixel accuracy, and the hard case — forearm

@@ -435,11 +435,13 @@ def compose_photo(
     generated_mask: np.ndarray | None = None,
     target_crop_xy: np.ndarray | None = None,
     target_visible: np.ndarray | None = None,
+    gap_close: float = GAP_CLOSE,
 ) -> PhotoComposite:
     """The re-posed photo at working resolution. `transforms`: the render's (10,2,3) crop-space backward maps;
     `generated_rgb` (S,S,3) in [0,1] and `generated_mask` (S,S): the target stage's foreground and mask (None: no
     generated pixels, the no-learning warp); `target_crop_xy`/`target_visible`: the target joints (crop pixels),
-    which confine the generated pixels to where the new pose's body can be."""
+    which confine the generated pixels to where the new pose's body can be; `gap_close`: gaps in the moved parts'
+    coverage up to about twice this fraction of the long side count as inside the person."""
     t0 = time.perf_counter()
     work_transforms = part_transforms_in_work(layers, transforms)
     if target_crop_xy is not None:
@@ -545,7 +547,7 @@ def compose_photo(
         # Only gaps *inside* the new silhouette (what closing the parts' coverage fills: seams, torso uncovered by
         # a moved arm), never a rim around it: there the generated RGB is a blurred halo (measured: it cost 0.003
         # LPIPS on the tennis frames before this).
-        gap = max(3, round(max(w, h) * GAP_CLOSE))
+        gap = max(3, round(max(w, h) * gap_close))
         closed = cv2.morphologyEx((cover > 0.5).astype(np.uint8), cv2.MORPH_CLOSE,
                                   cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * gap + 1, 2 * gap + 1)))
         share = ramp * (1.0 - cover) * near * closed

@@ -14,7 +14,10 @@ way `posetrain photo-eval` does (shift-tolerant LPIPS over the edit region, edit
 - `true_parts`:       the data's true part maps as the assignment (synthetic videos only), the model's RGB;
 - `true_parts_truth_in_gaps`: both oracles;
 - `true_legs`, `true_arms`, `true_head_torso`: the true part map for one group of parts only (pixels the truth or
-  the nearest bone gives to that group), nearest bone elsewhere: which parts' labels matter.
+  the nearest bone gives to that group), nearest bone elsewhere: which parts' labels matter;
+- with `--labels-from M`: `hybrid_all`, `hybrid_legs`, `hybrid_arms`, `hybrid_head_torso`: the same with model M's
+  hybrid labels (its segmentation weighted by the bone distance) in place of the truth, the shipped render
+  otherwise — what a retrained segmentation gives the composite, by group.
 
 Each row is repeated for every `--gap-close` value (how wide a gap in the moved parts' coverage still counts as
 inside the person; the editor uses photo_composite.GAP_CLOSE). On data with part maps a second table repeats the
@@ -123,6 +126,7 @@ def main() -> int:
     p.add_argument("--arm-pixels", type=int, default=300)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None)
+    p.add_argument("--labels-from", default=None, metavar="M", help="add rows with this model's hybrid labels")
     p.add_argument("--sheet", default=None, help="save a picture of these pairs (--sheet-pairs) and stop")
     p.add_argument("--sheet-pairs", nargs="+", default=[], metavar="V,I,J")
     args = p.parse_args()
@@ -135,6 +139,7 @@ def main() -> int:
     from trainer.photo_metrics import grow, photo_metrics, region_box
 
     engine = load_engine(args.model, "onnx", threads=args.threads)
+    labeller = load_engine(args.labels_from, "onnx", threads=args.threads) if args.labels_from else None
     lpips = PerceptualDistance().distance
     frames, _ = load_frames(args.data)
     videos = read_dataset(Path(args.data))
@@ -152,7 +157,14 @@ def main() -> int:
             near = engine.prepare_photo(source.photo, state, person_mask=source.detector_mask, assignment="nearest")
             near = near.with_fill(FILL_CACHE.fill(near.photo, near.hole))
             parts = videos[v].load_parts(i) if has_parts else None
-            groups = {} if parts is None else {g: true_part_layers(near, parts, GROUPS[g]) for g in GROUPS}
+            groups = {} if parts is None else {f"true_{name}": true_part_layers(near, parts, members)
+                                               for name, members in GROUPS.items()}
+            if labeller is not None:
+                hybrid = labeller.prepare_photo(source.photo, labeller.prepare_source(source.photo, source.pose),
+                                                person_mask=source.detector_mask, assignment="hybrid").labels
+                groups["hybrid_all"] = true_part_layers(near, (hybrid + 1).astype(np.uint8))
+                for name, members in GROUPS.items():
+                    groups[f"hybrid_{name}"] = true_part_layers(near, (hybrid + 1).astype(np.uint8), members)
             layers = {(v, i): (near, None if parts is None else true_part_layers(near, parts),
                                0 if parts is None else forearm_in_front(parts, source.pose.xy), groups)}
         near, true, arm_px, groups = layers[(v, i)]
@@ -166,8 +178,8 @@ def main() -> int:
         entry: dict[str, Any] = {"video": v, "source": i, "target": j,
                                  "arm_case": bool(arm_px > args.arm_pixels and wrist_move > 0.08 * height)}
         outputs = {"no_generated": compose_photo(near, result.transforms).image}
-        for group, lay in groups.items():  # at the editor's gap width only
-            outputs[f"true_{group}"] = compose_photo(lay, result.transforms, result.foreground, result.mask,
+        for row, lay in groups.items():  # at the editor's gap width only
+            outputs[row] = compose_photo(lay, result.transforms, result.foreground, result.mask,
                                                      result.target_xy, result.target_visible).image
         for gc in args.gap_close:
             tag = f"@{gc:g}"
